@@ -1,0 +1,32 @@
+// swift-tools-version:6.0
+// Sovereign: signed, reproducible, offline model appliances.
+// No SwiftPM package dependencies: system libraries come in through
+// system-library targets only (libsodium, libarchive, OpenSSL libcrypto).
+import PackageDescription
+
+let package = Package(
+    name: "Sovereign",
+    products: [
+        .executable(name: "sovereign", targets: ["sovereign"]),
+    ],
+    targets: [
+        // System-library shims. Each exposes one C header and links one library.
+        .systemLibrary(name: "CSodium", pkgConfig: "libsodium",
+                       providers: [.apt(["libsodium-dev"])]),
+        .systemLibrary(name: "CArchive", pkgConfig: "libarchive",
+                       providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto",
+                       providers: [.apt(["libssl-dev"])]),
+
+        .target(name: "SovereignSystem"),
+        .target(name: "SovereignCrypto", dependencies: ["SovereignSystem", "CSodium", "CCrypto"]),
+        .target(name: "SovereignFormats", dependencies: ["SovereignCrypto"]),
+        .target(name: "SovereignCLI", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats"]),
+        .executableTarget(name: "sovereign", dependencies: ["SovereignCLI"]),
+
+        .testTarget(name: "SovereignCryptoTests", dependencies: ["SovereignCrypto"]),
+        .testTarget(name: "SovereignFormatsTests", dependencies: ["SovereignFormats"]),
+        .testTarget(name: "SovereignCLITests", dependencies: ["SovereignCLI", "sovereign"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,87 @@
+import Glibc
+
+/// Small, errno-typed file-system helpers shared by every module.
+public enum FileSystem {
+    /// Whether anything (file, directory, dangling symlink) is at `path`.
+    public static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0
+    }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// Reads a whole regular file, refusing files over `limit` bytes so that
+    /// a hostile input cannot make us allocate without bound.
+    public static func readFile(_ path: String, limit: Int = 64 << 20) throws(FileSystemError) -> [UInt8] {
+        let fd: FileDescriptor
+        do { fd = try FileDescriptor.openForReading(path) } catch { throw .system(error) }
+        defer { fd.closeIgnoringErrors() }
+        var info = stat()
+        guard fstat(fd.rawValue, &info) == 0 else {
+            throw .system(SystemError(path: path, operation: "fstat", errno: errno))
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw .notRegularFile(path) }
+        guard info.st_size <= limit else { throw .tooLarge(path, size: Int64(info.st_size), limit: limit) }
+        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
+        let read = bytes.withUnsafeMutableBytes { raw in Result { () throws(SystemError) in try fd.readFully(into: raw) } }
+        let count: Int
+        do { count = try read.get() } catch { throw .system(error) }
+        // A file that grew while we read is read again by nobody: take what fstat promised.
+        bytes.removeSubrange(count...)
+        return bytes
+    }
+
+    /// Removes a file, ignoring "not there".
+    public static func removeIfPresent(_ path: String) {
+        _ = unlink(path)
+    }
+
+    /// The directory part of a path ("." for a bare name).
+    public static func directoryName(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        if slash == path.startIndex { return "/" }
+        return String(path[..<slash])
+    }
+
+    /// The last path component.
+    public static func baseName(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return path }
+        return String(path[path.index(after: slash)...])
+    }
+
+    /// fsyncs a directory so that renames and links inside it are durable.
+    public static func syncDirectory(_ path: String) throws(SystemError) {
+        let fd = try retryingOnInterrupt(path: path, operation: "open") {
+            open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        }
+        defer { _ = close(fd) }
+        _ = try retryingOnInterrupt(path: path, operation: "fsync") { fsync(fd) }
+    }
+}
+
+/// Why a whole-file read failed.
+public enum FileSystemError: Error, Sendable, Equatable, CustomStringConvertible {
+    case system(SystemError)
+    case notRegularFile(String)
+    case tooLarge(String, size: Int64, limit: Int)
+
+    public var path: String {
+        switch self {
+        case .system(let error): return error.path
+        case .notRegularFile(let path), .tooLarge(let path, _, _): return path
+        }
+    }
+
+    public var reason: String {
+        switch self {
+        case .system(let error): return error.reason
+        case .notRegularFile: return "not a regular file"
+        case .tooLarge(_, let size, let limit): return "is \(size) bytes, more than the \(limit) allowed"
+        }
+    }
+
+    public var description: String { "\(path): \(reason)" }
+}

@@ -1,0 +1,4 @@
+import SovereignCLI
+import Glibc
+
+exit(Sovereign.main(Array(CommandLine.arguments.dropFirst())))

@@ -1,0 +1,69 @@
+import Testing
+
+@Suite struct HelpAndUsageTests {
+    static let commands: [[String]] = [
+        [], ["key"], ["key", "generate"], ["key", "show"], ["digest"], ["sign-file"], ["verify-file"],
+        ["attest"], ["verify-envelope"],
+    ]
+
+    @Test(arguments: commands)
+    func everyCommandHasHelp(command: [String]) throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        for form in [command + ["--help"], command + ["-h"], ["help"] + command] {
+            let result = try CLI.run(form, in: directory.path)
+            #expect(result.status == 0, "\(form)")
+            #expect(result.stdout.hasPrefix("OVERVIEW: "), "\(form)")
+            #expect(result.stdout.contains("\nUSAGE: sovereign"), "\(form)")
+            #expect(result.stdout.contains("-h, --help"), "\(form)")
+            #expect(result.stderr.isEmpty)
+        }
+    }
+
+    @Test func rootHelpListsSubcommands() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let help = try CLI.run(["--help"], in: directory.path).stdout
+        for name in ["key", "digest", "sign-file", "verify-file", "attest", "verify-envelope"] {
+            #expect(help.contains("\n  \(name) "), "\(name)")
+        }
+        #expect(help.contains("See 'sovereign help <subcommand>' for detailed help."))
+    }
+
+    /// Usage errors: exit 64, the message, then the usage line.
+    @Test(arguments: [
+        (["frobnicate"], "Error: Unknown subcommand 'frobnicate'"),
+        (["digest"], "Error: Missing expected argument '<file>'"),
+        (["digest", "a", "--colour"], "Error: Unknown option '--colour'"),
+        (["verify-envelope", "e.json"], "Error: Missing expected argument '--pub <public-key>'"),
+        (["verify-envelope", "e.json", "--pub", "k.pub", "--threshold", "zero"], "Error: The value 'zero' is invalid for '--threshold'"),
+        (["verify-envelope", "e.json", "--pub", "k.pub", "--threshold", "0"], "Error: The value '0' is invalid for '--threshold'"),
+        (["key", "generate", "--out", "a", "--out", "b"], "Error: The option '--out' was given more than once"),
+        (["key", "generate", "--out", "k", "--strength", "huge"], "Error: The value 'huge' is invalid for '--strength'"),
+        (["key", "show", "a", "b"], "Error: Unexpected argument 'b'"),
+        (["sign-file", "f", "--key"], "Error: Missing value for '--key <key>'"),
+        (["digest", "f", "--json=yes"], "Error: The flag '--json' does not take a value"),
+        (["attest", "--key", "k.key", "--out", "e.json"], "Error: Give exactly one of '--statement' or '--envelope'"),
+        (["sign-file", "f", "--key", "k.key", "--passphrase-env", "A", "--passphrase-file", "B"],
+         "Error: Give either '--passphrase-env' or '--passphrase-file', not both"),
+    ])
+    func usageErrors(arguments: [String], message: String) throws {
+        let w = try Workspace(keys: [])
+        defer { w.remove() }
+        w.write("f", "")
+        let result = try w.run(arguments)
+        #expect(result.status == 64)
+        let lines = result.stderr.split(separator: "\n").map(String.init)
+        #expect(lines.first == message)
+        #expect(lines.dropFirst().first?.hasPrefix("Usage: sovereign") == true)
+        #expect(result.stdout.isEmpty)
+    }
+
+    @Test func version() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let result = try CLI.run(["--version"], in: directory.path)
+        #expect(result.status == 0)
+        #expect(result.stdout.split(separator: ".").count == 3)
+    }
+}
