@@ -60,6 +60,28 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: w.directory.file("g.key")))
     }
 
+    /// With no passphrase option, a terminal is asked twice, without echo.
+    /// `script` (util-linux) gives the command a real pseudo-terminal.
+    @Test func asksOnTheTerminalWithoutEcho() throws {
+        let w = try Workspace(keys: [])
+        defer { w.remove() }
+        func onTerminal(_ command: String, typing lines: [String]) throws -> ProcessResult {
+            let typing = lines.map { "sleep 0.4; printf '%s\\n' '\($0)'" }.joined(separator: "; ")
+            return try runProcess("/bin/sh", ["-c", "(\(typing)) | script -qec '\(CLI.binary) \(command)' /dev/null"], directory: w.path)
+        }
+        let generated = try onTerminal("key generate --out t --strength interactive", typing: ["s3cret words", "s3cret words"])
+        #expect(generated.status == 0, "\(generated.stdout)")
+        #expect(generated.stdout.contains("Passphrase for t.key: "))
+        #expect(generated.stdout.contains("Repeat the passphrase: "))
+        #expect(!generated.stdout.contains("s3cret"), "the passphrase was echoed")
+        w.write("f", "x")
+        #expect(try w.run(["sign-file", "f", "--key", "t.key", "--passphrase-env", "P"], environment: ["P": "s3cret words"]).status == 0)
+
+        let mismatch = try onTerminal("key generate --out u --strength interactive", typing: ["one", "two"])
+        #expect(mismatch.stdout.contains("sovereign: passphrase: the two entries differ"))
+        #expect(!FileManager.default.fileExists(atPath: w.directory.file("u.key")))
+    }
+
     @Test func showRejectsBadKeyFiles() throws {
         let w = try Workspace()
         defer { w.remove() }
