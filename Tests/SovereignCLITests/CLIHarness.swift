@@ -62,11 +62,12 @@ struct Workspace {
     }
 
     func write(_ name: String, _ contents: String) {
-        FileManager.default.createFile(atPath: directory.file(name), contents: Data(contents.utf8))
+        write(name, bytes: Array(contents.utf8))
     }
 
     func write(_ name: String, bytes: [UInt8]) {
-        FileManager.default.createFile(atPath: directory.file(name), contents: Data(bytes))
+        let written = FileManager.default.createFile(atPath: directory.file(name), contents: Data(bytes))
+        #expect(written, "could not write \(name)")
     }
 
     func read(_ name: String) -> [UInt8] {
