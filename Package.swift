@@ -21,11 +21,13 @@ let package = Package(
         .target(name: "SovereignSystem"),
         .target(name: "SovereignCrypto", dependencies: ["SovereignSystem", "CSodium", "CCrypto"]),
         .target(name: "SovereignFormats", dependencies: ["SovereignCrypto"]),
+        .target(name: "SovereignInference"),
         .target(name: "SovereignCLI", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats"]),
         .executableTarget(name: "sovereign", dependencies: ["SovereignCLI"]),
 
         .testTarget(name: "SovereignCryptoTests", dependencies: ["SovereignCrypto"]),
         .testTarget(name: "SovereignFormatsTests", dependencies: ["SovereignFormats"]),
+        .testTarget(name: "SovereignInferenceTests", dependencies: ["SovereignInference"]),
         .testTarget(name: "SovereignCLITests", dependencies: ["SovereignCLI", "sovereign"]),
     ],
     swiftLanguageModes: [.v6]
