@@ -18,17 +18,23 @@ let package = Package(
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto",
                        providers: [.apt(["libssl-dev"])]),
 
-        .target(name: "SovereignSystem"),
+        // Header-only shim for Linux system calls glibc's Swift module hides.
+        .systemLibrary(name: "CLinux"),
+
+        .target(name: "SovereignSystem", dependencies: ["CLinux"]),
         .target(name: "SovereignCrypto", dependencies: ["SovereignSystem", "CSodium", "CCrypto"]),
         .target(name: "SovereignFormats", dependencies: ["SovereignCrypto"]),
+        .target(name: "SovereignPolicy", dependencies: ["SovereignSystem", "SovereignFormats"]),
+        .target(name: "SovereignArchive", dependencies: ["SovereignSystem", "SovereignCrypto", "CArchive"]),
+        .target(name: "SovereignImage", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignArchive", "SovereignPolicy"]),
+        .target(name: "SovereignCLI", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignImage"]),
         .target(name: "SovereignInference"),
-        .target(name: "SovereignCLI", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats"]),
         .executableTarget(name: "sovereign", dependencies: ["SovereignCLI"]),
 
         .testTarget(name: "SovereignCryptoTests", dependencies: ["SovereignCrypto"]),
         .testTarget(name: "SovereignFormatsTests", dependencies: ["SovereignFormats"]),
-        .testTarget(name: "SovereignInferenceTests", dependencies: ["SovereignInference"]),
         .testTarget(name: "SovereignCLITests", dependencies: ["SovereignCLI", "sovereign"]),
+        .testTarget(name: "SovereignInferenceTests", dependencies: ["SovereignInference"]),
     ],
     swiftLanguageModes: [.v6]
 )

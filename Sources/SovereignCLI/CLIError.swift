@@ -1,6 +1,7 @@
 import SovereignSystem
 import SovereignCrypto
 import SovereignFormats
+import SovereignImage
 
 /// What ends a command unsuccessfully.
 enum CLIError: Error {
@@ -19,6 +20,7 @@ extension CLIError {
         case let error as FormatsError: return .failure(thing: error.source, reason: error.reason)
         case let error as SystemError: return .failure(thing: error.path, reason: error.reason)
         case let error as FileSystemError: return .failure(thing: error.path, reason: error.reason)
+        case let error as ImageError: return .failure(thing: error.thing, reason: error.reason)
         default: return .failure(thing: "sovereign", reason: "\(error)")
         }
     }

@@ -19,6 +19,9 @@ public enum Sovereign {
             FileSignatureCommands.verify,
             EnvelopeCommands.attest,
             EnvelopeCommands.verify,
+            BuildCommand.spec,
+            ImageCommands.inspect,
+            ImageCommands.sign,
         ]
     )
 

@@ -1,4 +1,5 @@
 import Glibc
+internal import CLinux
 
 /// Small, errno-typed file-system helpers shared by every module.
 public enum FileSystem {
@@ -50,6 +51,38 @@ public enum FileSystem {
     public static func baseName(_ path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return path }
         return String(path[path.index(after: slash)...])
+    }
+
+    /// Renames `from` to `to` unless something is already at `to` (EEXIST).
+    /// Atomic where the kernel supports RENAME_NOREPLACE; elsewhere it
+    /// checks first, which leaves a window only against a concurrent writer.
+    public static func renameNoReplace(_ from: String, to: String) throws(SystemError) {
+        if sovereign_rename_noreplace(from, to) == 0 { return }
+        let code = errno
+        guard code == ENOSYS || code == EINVAL else { throw SystemError(path: to, operation: "rename", errno: code) }
+        if exists(to) { throw SystemError(path: to, operation: "rename", errno: EEXIST) }
+        guard rename(from, to) == 0 else { throw SystemError(path: to, operation: "rename", errno: errno) }
+    }
+
+    /// Removes a directory tree (no symlinks followed): for cleaning up our
+    /// own temporary build directories.
+    public static func removeTree(_ path: String) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            if let directory = opendir(path) {
+                while let entry = readdir(directory) {
+                    let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                        String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+                    }
+                    if name != "." && name != ".." { removeTree(path + "/" + name) }
+                }
+                closedir(directory)
+            }
+            rmdir(path)
+        } else {
+            unlink(path)
+        }
     }
 
     /// fsyncs a directory so that renames and links inside it are durable.

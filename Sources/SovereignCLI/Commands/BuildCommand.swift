@@ -1,0 +1,68 @@
+import SovereignSystem
+import SovereignCrypto
+import SovereignFormats
+import SovereignImage
+
+/// `sovereign build`: an image spec becomes a signed, reproducible OCI image.
+enum BuildCommand {
+    static let spec = CommandSpec(
+        name: "build",
+        abstract: "Build a signed, reproducible OCI image from an image spec.",
+        discussion: """
+        Writes an OCI image layout to <dir> (and, with --archive, the same layout as one tar): \
+        uncompressed tar layers (model, runtime, policies, attestation, index), sovereign/image.json \
+        listing every file, and a SLSA provenance and a CycloneDX BOM signed as DSSE envelopes, \
+        stored as OCI referrers and exported under <dir>/attestations/. The same spec and inputs \
+        give the same bytes. The time is the spec's 'created', else SOURCE_DATE_EPOCH, else 1970.
+        """,
+        arguments: [ArgumentSpec(name: "<spec>", help: "The image spec (e.g. Image/reference.image.json).")],
+        options: [
+            .value("--key", "<key>", "Release private key (.key) that signs the attestations.", required: true),
+            .value("--out", "<dir>", "Output OCI layout directory (must not exist).", required: true),
+            .value("--archive", "<file.tar>", "Also write the layout as one tar (must not exist)."),
+        ] + CommonOptions.passphrase + [CommonOptions.json],
+        run: run
+    )
+
+    @Sendable static func run(_ arguments: ParsedArguments) throws -> Int32 {
+        let specPath = arguments.positionals[0]
+        let output = try arguments.required("--out")
+        let archive = arguments.value("--archive")
+        let spec = try ImageSpec(path: specPath)
+        // Fail on an existing output before asking for a passphrase.
+        for path in [output] + (archive.map { [$0] } ?? []) where FileSystem.exists(path) {
+            throw CLIError.failure(thing: path, reason: "already exists; refusing to overwrite")
+        }
+        let key = try KeyLoading.privateKey(at: try arguments.required("--key"), arguments: arguments)
+        let showProgress = !arguments.flag("--json") && Output.stderrIsTerminal
+        var meter: Progress?
+        let options = ImageBuilder.Options(signingKeys: [key]) { path, done, total in
+            guard showProgress, total >= 16 << 20 else { return }
+            if meter == nil { meter = Progress(label: FileSystem.baseName(path), total: total) }
+            meter?.update(done)
+            if done == total { meter?.finish(); meter = nil }
+        }
+        let result = try ImageBuilder(spec: spec, options: options).build(output: output, archive: archive)
+        if arguments.flag("--json") {
+            var object: [String: JSONValue] = [
+                "output": .string(result.output), "manifest": .string(result.manifest.digest),
+                "created": .string(result.created), "keyid": .string(key.publicKey.keyID),
+                "layers": .array(result.layers.map {
+                    .object(["title": .string($0.annotations?[OCIAnnotation.title] ?? ""), "digest": .string($0.digest), "size": .integer($0.size)])
+                }),
+                "exports": .array(result.exports.map { .string(output + "/" + $0) }),
+            ]
+            if let archive { object["archive"] = .string(archive) }
+            Output.json(.object(object))
+        } else {
+            Output.line("built \(spec.name):\(spec.version) (sequence \(spec.sequence)) into \(output)")
+            Output.line("  manifest \(result.manifest.digest)")
+            for layer in result.layers {
+                Output.line("  layer \(layer.annotations?[OCIAnnotation.title] ?? "?") \(layer.digest) \(Progress.bytes(layer.size))")
+            }
+            for export in result.exports { Output.line("  signed \(output)/\(export) (key id \(key.publicKey.keyID))") }
+            if let archive { Output.line("  archive \(archive)") }
+        }
+        return ExitStatus.success
+    }
+}

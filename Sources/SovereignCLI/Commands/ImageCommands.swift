@@ -1,0 +1,107 @@
+import Foundation
+import SovereignSystem
+import SovereignCrypto
+import SovereignFormats
+import SovereignImage
+
+/// `sovereign inspect` and `sovereign sign`: read an image; co-sign it.
+enum ImageCommands {
+    static let inspect = CommandSpec(
+        name: "inspect",
+        abstract: "Show what an image holds: manifest, layers, model, files, signatures.",
+        discussion: "Reads an OCI layout directory or its tar archive. Checks each small blob it reads against its digest; it does not decide trust (that is 'sovereign verify').",
+        arguments: [ArgumentSpec(name: "<image>", help: "OCI layout directory or archive (.tar).")],
+        options: [CommonOptions.json],
+        run: runInspect
+    )
+
+    static let sign = CommandSpec(
+        name: "sign",
+        abstract: "Co-sign an image: add a release key's signature to its attestations.",
+        discussion: "Adds a signature to every DSSE envelope (provenance, BOM) of the image directory and re-exports them. No byte of the image itself (manifest, config, layers) changes. Signing again with the same key changes nothing.",
+        arguments: [ArgumentSpec(name: "<dir>", help: "OCI layout directory built by 'sovereign build'.")],
+        options: [.value("--key", "<key>", "Release private key (.key).", required: true)] + CommonOptions.passphrase + [CommonOptions.json],
+        run: runSign
+    )
+
+    @Sendable static func runInspect(_ arguments: ParsedArguments) throws -> Int32 {
+        let path = arguments.positionals[0]
+        let reader = try ImageReader(path: path)
+        let annotations = reader.manifest.annotations ?? [:]
+        let imageFile = try reader.imageIndexFile()
+        let files = imageFile["files"]?.arrayValue ?? []
+        var referrerValues: [JSONValue] = []
+        var referrerLines: [String] = []
+        for (descriptor, manifest) in try reader.referrers() {
+            let predicateType = descriptor.annotations?[SovereignAnnotation.predicateType] ?? manifest.annotations?[SovereignAnnotation.predicateType]
+            var keyids: [String] = []
+            if manifest.artifactType == OCIMediaType.dsseEnvelope, let layer = manifest.layers.first {
+                let envelope = try StrictJSON.decode(DSSEEnvelope.self, from: try reader.blob(layer), source: "\(path): envelope \(layer.digest)")
+                keyids = envelope.signatures.map(\.keyid)
+            }
+            referrerValues.append(.object([
+                "digest": .string(descriptor.digest), "artifactType": .string(manifest.artifactType ?? ""),
+                "predicateType": predicateType.map(JSONValue.string) ?? .null, "keyids": .array(keyids.map(JSONValue.string)),
+                "refName": descriptor.annotations?[OCIAnnotation.refName].map(JSONValue.string) ?? .null,
+            ]))
+            let signers = keyids.isEmpty ? "" : ", signed by " + keyids.joined(separator: ", ")
+            referrerLines.append("    \(predicateType ?? manifest.artifactType ?? "?") \(descriptor.digest)\(signers)")
+        }
+        let model = imageFile["model"]
+        if arguments.flag("--json") {
+            Output.json(.object([
+                "source": .string(path),
+                "name": .string(annotations[OCIAnnotation.title] ?? ""), "version": .string(annotations[OCIAnnotation.version] ?? ""),
+                "sequence": .string(annotations[SovereignAnnotation.sequence] ?? ""),
+                "created": .string(annotations[OCIAnnotation.created] ?? ""),
+                "manifest": .object(["digest": .string(reader.imageDescriptor.digest), "size": .integer(reader.imageDescriptor.size)]),
+                "config": .object(["digest": .string(reader.manifest.config.digest), "size": .integer(reader.manifest.config.size)]),
+                "platform": .string("\(reader.config.os)/\(reader.config.architecture)"),
+                "layers": .array(reader.manifest.layers.map {
+                    .object(["title": .string($0.annotations?[OCIAnnotation.title] ?? ""), "digest": .string($0.digest),
+                             "size": .integer($0.size), "mediaType": .string($0.mediaType)])
+                }),
+                "model": model ?? .null,
+                "files": .array(files),
+                "referrers": .array(referrerValues),
+            ]))
+        } else {
+            Output.line("image \(annotations[OCIAnnotation.title] ?? "?"):\(annotations[OCIAnnotation.version] ?? "?") (sequence \(annotations[SovereignAnnotation.sequence] ?? "?"), created \(annotations[OCIAnnotation.created] ?? "?"))")
+            Output.line("  manifest \(reader.imageDescriptor.digest) (\(reader.imageDescriptor.size) bytes)")
+            Output.line("  config   \(reader.manifest.config.digest) (\(reader.config.os)/\(reader.config.architecture))")
+            if let model {
+                Output.line("  model    \(model["name"]?.stringValue ?? "?") sha256:\(model["sha256"]?.stringValue ?? "?") (\(model["license"]?.stringValue ?? "?"))")
+            }
+            Output.line("  layers")
+            for layer in reader.manifest.layers {
+                let title = layer.annotations?[OCIAnnotation.title] ?? "?"
+                Output.line("    \(title.padding(toLength: 12, withPad: " ", startingAt: 0)) \(layer.digest) \(Progress.bytes(layer.size))")
+            }
+            Output.line("  files (\(files.count), listed in \(ImageLayout.indexFile))")
+            for file in files {
+                Output.line("    \(file["sha256"]?.stringValue ?? "?")  \(file["path"]?.stringValue ?? "?")")
+            }
+            Output.line("  referrers")
+            referrerLines.forEach { Output.line($0) }
+        }
+        return ExitStatus.success
+    }
+
+    @Sendable static func runSign(_ arguments: ParsedArguments) throws -> Int32 {
+        let directory = arguments.positionals[0]
+        // Read the image before asking for a passphrase, so a wrong path fails first.
+        _ = try ImageReader(path: directory)
+        let key = try KeyLoading.privateKey(at: try arguments.required("--key"), arguments: arguments)
+        let result = try ImageCoSigner.sign(directory: directory, with: key)
+        if arguments.flag("--json") {
+            Output.json(.object([
+                "image": .string(directory), "keyid": .string(key.publicKey.keyID),
+                "signed": .array(result.signed.map(JSONValue.string)), "alreadySigned": .array(result.alreadySigned.map(JSONValue.string)),
+            ]))
+        } else {
+            for kind in result.signed { Output.line("signed \(kind) (key id \(key.publicKey.keyID))") }
+            for kind in result.alreadySigned { Output.line("already signed \(kind) by key id \(key.publicKey.keyID)") }
+        }
+        return ExitStatus.success
+    }
+}

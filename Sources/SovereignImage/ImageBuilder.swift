@@ -1,0 +1,230 @@
+import Foundation
+import Glibc
+import SovereignSystem
+import SovereignCrypto
+import SovereignFormats
+import SovereignArchive
+import SovereignPolicy
+
+/// Builds a signed, reproducible OCI image from a spec.
+///
+/// Everything is written into a temporary sibling of the output and renamed
+/// into place only when complete, so a failed build leaves nothing behind.
+/// The output depends only on the spec and its inputs: entries sorted, one
+/// fixed time, canonical JSON, deterministic signatures.
+public struct ImageBuilder {
+    public struct Options {
+        /// Release key(s): each signs every DSSE envelope.
+        public var signingKeys: [Ed25519.PrivateKey]
+        /// Environment consulted for SOURCE_DATE_EPOCH.
+        public var environment: [String: String]
+        /// Progress while large files stream: (path, done, total).
+        public var progress: ((String, Int64, Int64) -> Void)?
+        public init(signingKeys: [Ed25519.PrivateKey], environment: [String: String] = ProcessInfo.processInfo.environment,
+                    progress: ((String, Int64, Int64) -> Void)? = nil) {
+            self.signingKeys = signingKeys
+            self.environment = environment
+            self.progress = progress
+        }
+    }
+
+    public struct Result: Sendable {
+        public let output: String
+        public let manifest: OCIDescriptor
+        public let layers: [OCIDescriptor]
+        public let files: [FileRecord]
+        public let created: String
+        public let exports: [String]
+    }
+
+    public let spec: ImageSpec
+    public let options: Options
+
+    public init(spec: ImageSpec, options: Options) {
+        self.spec = spec
+        self.options = options
+    }
+
+    public static let builderID = "https://sovereign.dev/sovereign-build"
+    public static let toolVersion = "0.1.0"
+
+    /// Builds into `output` (an OCI layout directory) and, if given, also
+    /// `archive` (the same layout as one tar). Both appear, or neither.
+    public func build(output: String, archive: String? = nil) throws(ImageError) -> Result {
+        if FileSystem.exists(output) { throw ImageError(output, "already exists; refusing to overwrite") }
+        if let archive, FileSystem.exists(archive) { throw ImageError(archive, "already exists; refusing to overwrite") }
+        let parent = FileSystem.directoryName(output)
+        guard FileSystem.isDirectory(parent) else { throw ImageError(parent, "no such directory") }
+
+        // Read and cross-check everything small before writing a byte.
+        let layer: ConstraintLayer
+        do { layer = try ConstraintLayer(directory: spec.constraintLayer) } catch { throw ImageError.from(error) }
+        let suites = try loadSuites(checkedAgainst: layer)
+        guard FileSystem.exists(spec.model.path) else { throw ImageError(spec.model.path, "model file not found (run scripts/fetch-model?)") }
+        let createdSeconds = try spec.resolvedCreated(environment: options.environment)
+        let created = Timestamp.format(createdSeconds)
+
+        let temporary = try makeTemporaryDirectory(beside: output)
+        do throws(ImageError) {
+            let result = try writeImage(into: temporary, layer: layer, suites: suites, created: created, mtime: createdSeconds)
+            let temporaryArchive = temporary + ".tar"
+            if archive != nil {
+                try ImageArchiveWriter.write(layout: temporary, to: temporaryArchive, mtime: createdSeconds)
+            }
+            do {
+                try FileSystem.syncDirectory(temporary)
+                try FileSystem.renameNoReplace(temporary, to: output)
+                if let archive {
+                    do { try FileSystem.renameNoReplace(temporaryArchive, to: archive) } catch {
+                        // Put the directory back where it was, so neither appears.
+                        _ = rename(output, temporary)
+                        unlink(temporaryArchive)
+                        throw error
+                    }
+                    try FileSystem.syncDirectory(FileSystem.directoryName(archive))
+                }
+                try FileSystem.syncDirectory(parent)
+            } catch {
+                throw ImageError.from(error)
+            }
+            return Result(output: output, manifest: result.manifest, layers: result.layers, files: result.files,
+                          created: created, exports: result.exports)
+        } catch {
+            FileSystem.removeTree(temporary)
+            throw error
+        }
+    }
+
+    private func loadSuites(checkedAgainst layer: ConstraintLayer) throws(ImageError) -> [(name: String, path: String)] {
+        let names: [String]
+        do { names = try ConstraintLayer.listFiles(spec.auditSuites, suffix: ".suite.json") } catch { throw ImageError.from(error) }
+        guard !names.isEmpty else { throw ImageError(spec.auditSuites, "holds no audit suites (*.suite.json)") }
+        var suites: [(String, String)] = []
+        for name in names {
+            let path = spec.auditSuites + "/" + name
+            do {
+                let suite = try AuditSuite(json: try FileSystem.readFile(path), source: path)
+                try layer.check(suite, source: path)
+            } catch {
+                throw ImageError.from(error)
+            }
+            suites.append((name, path))
+        }
+        return suites
+    }
+
+    private func makeTemporaryDirectory(beside output: String) throws(ImageError) -> String {
+        let template = FileSystem.directoryName(output) + "/." + FileSystem.baseName(output) + ".partial-XXXXXX"
+        var bytes = Array(template.utf8CString)
+        guard let made = mkdtemp(&bytes) else {
+            throw ImageError.from(SystemError(path: template, operation: "mkdtemp", errno: errno))
+        }
+        let path = String(cString: made)
+        // mkdtemp makes it 0700; the finished image is an ordinary, readable directory.
+        chmod(path, 0o755)
+        return path
+    }
+
+    private struct Written {
+        let manifest: OCIDescriptor
+        let layers: [OCIDescriptor]
+        let files: [FileRecord]
+        let exports: [String]
+    }
+
+    private func writeImage(into directory: String, layer: ConstraintLayer, suites: [(name: String, path: String)],
+                            created: String, mtime: Int64) throws(ImageError) -> Written {
+        let layout = try OCILayoutWriter(root: directory)
+        let writer = LayerWriter(mtime: mtime, progress: options.progress)
+        let modelFile = FileSystem.baseName(spec.model.path)
+
+        var plans: [LayerPlan] = []
+        var model = LayerPlan(layer: .model)
+        model.add(ImageLayout.modelPath(modelFile), .file(spec.model.path))
+        plans.append(model)
+        var runtime = LayerPlan(layer: .runtime)
+        runtime.add(ImageLayout.runtimeFile, .file(layer.directory + "/runtime.json"))
+        plans.append(runtime)
+        var policies = LayerPlan(layer: .policies)
+        for file in layer.files where file != "runtime.json" {
+            policies.add(ImageLayout.policyDirectory(layer.name) + "/" + file, .file(layer.directory + "/" + file))
+        }
+        plans.append(policies)
+        var attestation = LayerPlan(layer: .attestation)
+        for suite in suites { attestation.add(ImageLayout.attestationDirectory(layer.name) + "/" + suite.name, .file(suite.path)) }
+        plans.append(attestation)
+
+        var layers: [OCIDescriptor] = []
+        var files: [FileRecord] = []
+        for plan in plans {
+            let (descriptor, records) = try writer.write(plan, into: layout)
+            layers.append(descriptor)
+            files += records
+        }
+        guard let modelRecord = files.first(where: { $0.layer == .model }) else { throw ImageError(spec.model.path, "missing from the model layer") }
+        guard modelRecord.sha256 == spec.model.sha256 else {
+            throw ImageError(spec.model.path, "sha256 is \(modelRecord.sha256.hex), the spec pins \(spec.model.sha256.hex)")
+        }
+
+        // sovereign/image.json: the signed list of every file, in its own layer.
+        let imageIndex = CanonicalJSON.serialize(imageIndexJSON(layer: layer, files: files, modelRecord: modelRecord, created: created))
+        var indexPlan = LayerPlan(layer: .index)
+        indexPlan.add(ImageLayout.indexFile, .bytes(imageIndex))
+        let (indexDescriptor, indexRecords) = try writer.write(indexPlan, into: layout)
+        layers.append(indexDescriptor)
+        files += indexRecords
+
+        let labels = annotations(created: created)
+        let config = OCIImageConfig(
+            created: created, platform: spec.platform, labels: labels, diffIDs: layers.map(\.digest),
+            history: ImageLayout.Layer.allCases.map {
+                OCIImageConfig.History(created: created, createdBy: "sovereign build \(Self.toolVersion)", comment: "\($0.rawValue) layer")
+            })
+        let configDescriptor = try layout.writeBlob(try encode(config), mediaType: OCIMediaType.imageConfig)
+        let manifest = OCIManifest(config: configDescriptor, layers: layers, annotations: labels)
+        var manifestDescriptor = try layout.writeBlob(try encode(manifest), mediaType: OCIMediaType.imageManifest)
+
+        var exports: [String] = []
+        let referrers = try ImageAttestations(spec: spec, layer: layer, created: created, files: files,
+                                              modelRecord: modelRecord, specDirectory: FileSystem.directoryName(spec.specPath))
+            .write(subject: manifestDescriptor, into: layout, signingKeys: options.signingKeys, exports: &exports)
+
+        manifestDescriptor.annotations = [OCIAnnotation.refName: spec.version]
+        let index = OCIIndex(manifests: [manifestDescriptor] + referrers)
+        try layout.writeFile("index.json", try encode(index))
+        try layout.writeFile("oci-layout", try encode(OCILayoutMarker()))
+        return Written(manifest: manifestDescriptor, layers: layers, files: files, exports: exports)
+    }
+
+    func annotations(created: String) -> [String: String] {
+        var annotations = [
+            OCIAnnotation.title: spec.name, OCIAnnotation.version: spec.version, OCIAnnotation.created: created,
+            SovereignAnnotation.sequence: String(spec.sequence), SovereignAnnotation.modelSHA256: spec.model.sha256.hex,
+        ]
+        if let source = spec.source { annotations[OCIAnnotation.source] = source }
+        if let revision = spec.revision { annotations[OCIAnnotation.revision] = revision }
+        return annotations
+    }
+
+    private func imageIndexJSON(layer: ConstraintLayer, files: [FileRecord], modelRecord: FileRecord, created: String) -> JSONValue {
+        var object: [String: JSONValue] = [
+            "schema": .string(ImageLayout.indexSchema), "name": .string(spec.name), "version": .string(spec.version),
+            "sequence": .integer(spec.sequence), "created": .string(created), "constraintLayer": .string(layer.name),
+            "spec": .object(["sha256": .string(spec.specDigest.hex)]),
+            "model": .object([
+                "name": .string(spec.model.name), "path": .string(modelRecord.path), "sha256": .string(modelRecord.sha256.hex),
+                "size": .integer(modelRecord.size), "license": .string(spec.model.license), "source": .string(spec.model.source),
+            ]),
+            "runtime": .string(ImageLayout.runtimeFile),
+            "files": .array(files.sorted { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }.map(\.json)),
+        ]
+        if let source = spec.source { object["source"] = .string(source) }
+        if let revision = spec.revision { object["revision"] = .string(revision) }
+        return .object(object)
+    }
+}
+
+/// Canonical JSON of an OCI document.
+func encode<T: Encodable>(_ value: T) throws(ImageError) -> [UInt8] {
+    do { return try CanonicalJSON.encode(value) } catch { throw ImageError.from(error) }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import SovereignSystem
+import SovereignFormats
+
+/// A constraint layer on disk: `reference/*.md`, `rules.json` and
+/// `runtime.json` in one folder, loaded and cross-checked (every rule cites
+/// an existing passage; passage ids unique across documents).
+public struct ConstraintLayer: Sendable {
+    public let name: String
+    public let directory: String
+    public let documents: [ReferenceDocument]
+    public let rules: RuleSet
+    public let runtime: RuntimeSettings
+    /// Every file of the layer as a path relative to `directory`, sorted.
+    public let files: [String]
+
+    public var passages: [Passage] { documents.flatMap(\.passages) }
+
+    public init(directory: String) throws(FormatsError) {
+        self.directory = directory
+        name = FileSystem.baseName(directory.hasSuffix("/") ? String(directory.dropLast()) : directory)
+        let referenceDirectory = directory + "/reference"
+        let names = try Self.listFiles(referenceDirectory, suffix: ".md")
+        guard !names.isEmpty else {
+            throw FormatsError(source: referenceDirectory, reason: "holds no reference documents (*.md)")
+        }
+        var documents: [ReferenceDocument] = []
+        for fileName in names {
+            let path = referenceDirectory + "/" + fileName
+            let bytes = try Self.read(path)
+            guard let text = String(validating: bytes, as: UTF8.self) else {
+                throw FormatsError(source: path, reason: "is not valid UTF-8")
+            }
+            documents.append(try ReferenceDocument(name: fileName, text: text))
+        }
+        var owner: [String: String] = [:]
+        for document in documents {
+            for passage in document.passages {
+                if let other = owner[passage.id] {
+                    throw FormatsError(source: referenceDirectory + "/" + document.name,
+                                       reason: "section id '\(passage.id)' is also used in \(other)")
+                }
+                owner[passage.id] = document.name
+            }
+        }
+        let rulesPath = directory + "/rules.json"
+        rules = try RuleSet(json: try Self.read(rulesPath), source: rulesPath)
+        for rule in rules.rules where owner[rule.derivedFrom] == nil {
+            throw FormatsError(source: rulesPath, reason: "rule '\(rule.id)' derives from passage '\(rule.derivedFrom)', which no reference document defines")
+        }
+        let runtimePath = directory + "/runtime.json"
+        runtime = try RuntimeSettings(json: try Self.read(runtimePath), source: runtimePath)
+        self.documents = documents
+        files = names.map { "reference/" + $0 } + ["rules.json", "runtime.json"]
+        let unexpected = try Self.listFiles(directory, suffix: "").filter { !["rules.json", "runtime.json", "README.md"].contains($0) }
+        if let stray = unexpected.first {
+            throw FormatsError(source: directory + "/" + stray, reason: "is not part of a constraint layer (expected reference/, rules.json, runtime.json)")
+        }
+    }
+
+    /// Checks an audit suite against this layer: every rule it names exists.
+    public func check(_ suite: AuditSuite, source: String) throws(FormatsError) {
+        let ids = Set(rules.rules.map(\.id))
+        for testCase in suite.cases {
+            if let missing = testCase.rules.first(where: { !ids.contains($0) }) {
+                throw FormatsError(source: source, reason: "case '\(testCase.id)' names rule '\(missing)', which \(name)/rules.json does not define")
+            }
+        }
+    }
+
+    static func read(_ path: String) throws(FormatsError) -> [UInt8] {
+        do { return try FileSystem.readFile(path) } catch { throw FormatsError(source: error.path, reason: error.reason) }
+    }
+
+    /// Regular files directly in `directory` ending in `suffix`, sorted by
+    /// bytes (not locale), so every machine sees the same order.
+    public static func listFiles(_ directory: String, suffix: String) throws(FormatsError) -> [String] {
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: directory) } catch {
+            throw FormatsError(source: directory, reason: FileSystem.isDirectory(directory) ? "cannot be listed" : "no such directory")
+        }
+        return names.filter { $0.hasSuffix(suffix) && !$0.hasPrefix(".") && !FileSystem.isDirectory(directory + "/" + $0) }
+            .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    }
+}
