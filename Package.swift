@@ -33,6 +33,8 @@ let package = Package(
 
         .testTarget(name: "SovereignCryptoTests", dependencies: ["SovereignCrypto"]),
         .testTarget(name: "SovereignFormatsTests", dependencies: ["SovereignFormats"]),
+        .testTarget(name: "SovereignArchiveTests", dependencies: ["SovereignArchive", "SovereignCrypto"]),
+        .testTarget(name: "SovereignPolicyTests", dependencies: ["SovereignPolicy", "SovereignFormats"]),
         .testTarget(name: "SovereignCLITests", dependencies: ["SovereignCLI", "sovereign"]),
         .testTarget(name: "SovereignInferenceTests", dependencies: ["SovereignInference"]),
     ],

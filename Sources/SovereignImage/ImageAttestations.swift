@@ -23,7 +23,7 @@ struct ImageAttestations {
         let subjectDescriptor = OCIDescriptor(mediaType: subject.mediaType, digest: subject.sha256!, size: subject.size)
         let statementSubject = InTotoStatement.Subject(name: spec.name, digest: ["sha256": subjectDescriptor.sha256!.hex])
         try layout.writeBlob(Array("{}".utf8), mediaType: OCIMediaType.empty)
-        try makeDirectory(layout.root + "/" + ImageLayout.exportsDirectory)
+        try OCILayoutWriter.makeDirectory(layout.root + "/" + ImageLayout.exportsDirectory)
 
         var referrers: [OCIDescriptor] = []
         for (kind, predicateType, predicate, exportName) in [
@@ -59,12 +59,6 @@ struct ImageAttestations {
                                               artifactType: mediaType, annotations: annotations)
         descriptor.annotations?[OCIAnnotation.refName] = refName
         return descriptor
-    }
-
-    private func makeDirectory(_ path: String) throws(ImageError) {
-        guard mkdir(path, 0o755) == 0 || errno == EEXIST else {
-            throw ImageError.from(SystemError(path: path, operation: "mkdir", errno: errno))
-        }
     }
 
     /// SLSA provenance v1: what was built from which inputs, by what.

@@ -57,7 +57,7 @@ public struct ImageCoSigner {
         }
         guard !signed.isEmpty || !already.isEmpty else { throw ImageError(directory, "carries no DSSE envelopes to sign") }
         if !signed.isEmpty { try layout.writeFile("index.json", try encode(index)) }
-        _ = mkdir(directory + "/" + ImageLayout.exportsDirectory, 0o755)
+        try OCILayoutWriter.makeDirectory(directory + "/" + ImageLayout.exportsDirectory)
         for export in exports { try layout.writeFile(export.path, export.bytes) }
         let stillUsed = Set(index.manifests.map(\.digest))
         for digest in obsolete where !stillUsed.contains(digest) {

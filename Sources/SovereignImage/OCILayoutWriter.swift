@@ -12,11 +12,7 @@ final class OCILayoutWriter {
 
     init(root: String) throws(ImageError) {
         self.root = root
-        for directory in [root, root + "/blobs", root + "/blobs/sha256"] {
-            guard mkdir(directory, 0o755) == 0 || errno == EEXIST else {
-                throw ImageError.from(SystemError(path: directory, operation: "mkdir", errno: errno))
-            }
-        }
+        for directory in [root, root + "/blobs", root + "/blobs/sha256"] { try Self.makeDirectory(directory) }
     }
 
     func blobPath(_ digest: SHA256Digest) -> String { root + "/blobs/sha256/" + digest.hex }
@@ -42,6 +38,8 @@ final class OCILayoutWriter {
         let temporary = root + "/blobs/sha256/.partial-\(temporaryCounter)"
         let fd: FileDescriptor
         do { fd = try FileDescriptor.createExclusive(temporary) } catch { throw ImageError.from(error) }
+        // Modes must not depend on the builder's umask: the output is reproducible to the mode bit.
+        fchmod(fd.rawValue, 0o644)
         var hasher = SHA256()
         var size: Int64 = 0
         do {
@@ -64,6 +62,14 @@ final class OCILayoutWriter {
             throw ImageError.from(SystemError(path: blobPath(digest), operation: "rename", errno: code))
         }
         return (digest, size)
+    }
+
+    /// Creates a directory (if missing) with mode 0755 whatever the umask.
+    static func makeDirectory(_ path: String) throws(ImageError) {
+        guard mkdir(path, 0o755) == 0 || errno == EEXIST else {
+            throw ImageError.from(SystemError(path: path, operation: "mkdir", errno: errno))
+        }
+        chmod(path, 0o755)
     }
 
     /// Writes a small top-level file (index.json, oci-layout).
