@@ -1,0 +1,171 @@
+/// A SLSA provenance v1 predicate (slsa.dev/spec/v1.x/provenance): how an
+/// artifact was built — the build type and its parameters, the inputs with
+/// their digests, and who built it.
+///
+/// Reproducible by construction: no field is filled in from the clock or a
+/// random source. `runDetails.metadata` (invocation id, start and finish
+/// times) stays empty unless the caller supplies it, and empty optional
+/// parts are left out rather than written as `{}` or `[]`.
+public struct SLSAProvenance: Sendable, Equatable {
+    public static let predicateType = "https://slsa.dev/provenance/v1"
+
+    public struct BuildDefinition: Sendable, Equatable {
+        /// A URI naming the template the build followed (how to read the parameters).
+        public var buildType: String
+        /// The parameters under the control of whoever started the build.
+        public var externalParameters: [String: JSONValue]
+        /// Parameters the builder chose itself; nil leaves the field out.
+        public var internalParameters: [String: JSONValue]?
+        /// The inputs, in the order given (callers pass a stable order).
+        public var resolvedDependencies: [ResourceDescriptor]
+
+        public init(buildType: String, externalParameters: [String: JSONValue],
+                    internalParameters: [String: JSONValue]? = nil, resolvedDependencies: [ResourceDescriptor] = []) {
+            self.buildType = buildType
+            self.externalParameters = externalParameters
+            self.internalParameters = internalParameters
+            self.resolvedDependencies = resolvedDependencies
+        }
+    }
+
+    public struct Builder: Sendable, Equatable {
+        /// A URI naming the builder (the trust boundary consumers pin).
+        public var id: String
+        /// Component name → version; empty leaves the field out.
+        public var version: [String: String]
+        public var builderDependencies: [ResourceDescriptor]
+
+        public init(id: String, version: [String: String] = [:], builderDependencies: [ResourceDescriptor] = []) {
+            self.id = id
+            self.version = version
+            self.builderDependencies = builderDependencies
+        }
+    }
+
+    /// Run metadata. All optional and empty by default: times and an
+    /// invocation id differ on every run, so a reproducible build omits them.
+    public struct BuildMetadata: Sendable, Equatable {
+        public var invocationId: String?
+        /// RFC 3339 UTC.
+        public var startedOn: String?
+        /// RFC 3339 UTC.
+        public var finishedOn: String?
+
+        public init(invocationId: String? = nil, startedOn: String? = nil, finishedOn: String? = nil) {
+            self.invocationId = invocationId
+            self.startedOn = startedOn
+            self.finishedOn = finishedOn
+        }
+
+        public var isEmpty: Bool { invocationId == nil && startedOn == nil && finishedOn == nil }
+    }
+
+    public struct RunDetails: Sendable, Equatable {
+        public var builder: Builder
+        public var metadata: BuildMetadata
+        public var byproducts: [ResourceDescriptor]
+
+        public init(builder: Builder, metadata: BuildMetadata = BuildMetadata(), byproducts: [ResourceDescriptor] = []) {
+            self.builder = builder
+            self.metadata = metadata
+            self.byproducts = byproducts
+        }
+    }
+
+    public var buildDefinition: BuildDefinition
+    public var runDetails: RunDetails
+
+    public init(buildDefinition: BuildDefinition, runDetails: RunDetails) {
+        self.buildDefinition = buildDefinition
+        self.runDetails = runDetails
+    }
+
+    /// The predicate as JSON (the signer canonicalises it).
+    public func json() -> JSONValue {
+        var definition: [String: JSONValue] = [
+            "buildType": .string(buildDefinition.buildType),
+            "externalParameters": .object(buildDefinition.externalParameters),
+        ]
+        if let internalParameters = buildDefinition.internalParameters {
+            definition["internalParameters"] = .object(internalParameters)
+        }
+        if !buildDefinition.resolvedDependencies.isEmpty {
+            definition["resolvedDependencies"] = .array(buildDefinition.resolvedDependencies.map { $0.json() })
+        }
+        var builder: [String: JSONValue] = ["id": .string(runDetails.builder.id)]
+        if !runDetails.builder.version.isEmpty {
+            builder["version"] = .object(runDetails.builder.version.mapValues { .string($0) })
+        }
+        if !runDetails.builder.builderDependencies.isEmpty {
+            builder["builderDependencies"] = .array(runDetails.builder.builderDependencies.map { $0.json() })
+        }
+        var run: [String: JSONValue] = ["builder": .object(builder)]
+        let metadata = runDetails.metadata
+        if !metadata.isEmpty {
+            var members: [String: JSONValue] = [:]
+            if let invocationId = metadata.invocationId { members["invocationId"] = .string(invocationId) }
+            if let startedOn = metadata.startedOn { members["startedOn"] = .string(startedOn) }
+            if let finishedOn = metadata.finishedOn { members["finishedOn"] = .string(finishedOn) }
+            run["metadata"] = .object(members)
+        }
+        if !runDetails.byproducts.isEmpty {
+            run["byproducts"] = .array(runDetails.byproducts.map { $0.json() })
+        }
+        return .object(["buildDefinition": .object(definition), "runDetails": .object(run)])
+    }
+
+    /// Parses and validates a predicate. Fields this version does not know
+    /// are ignored (in-toto parsing rules).
+    public init(json: JSONValue, source: String) throws(FormatsError) {
+        let root = try JSONObjectReader(json, path: "", source: source, what: "a SLSA provenance predicate")
+        let definition = try root.object("buildDefinition")
+        guard definition.has("externalParameters") else {
+            throw root.fail("missing field 'buildDefinition.externalParameters'")
+        }
+        buildDefinition = BuildDefinition(
+            buildType: try definition.string("buildType"),
+            externalParameters: try definition.optionalRawObject("externalParameters") ?? [:],
+            internalParameters: try definition.optionalRawObject("internalParameters"),
+            resolvedDependencies: try Self.descriptors(definition, "resolvedDependencies"))
+        let run = try root.object("runDetails")
+        let builder = try run.object("builder")
+        let metadata = try run.optionalObject("metadata")
+        runDetails = RunDetails(
+            builder: Builder(id: try builder.string("id"),
+                             version: try builder.optionalStringMap("version") ?? [:],
+                             builderDependencies: try Self.descriptors(builder, "builderDependencies")),
+            metadata: BuildMetadata(invocationId: try metadata?.optionalString("invocationId"),
+                                    startedOn: try metadata?.optionalTimestamp("startedOn"),
+                                    finishedOn: try metadata?.optionalTimestamp("finishedOn")),
+            byproducts: try Self.descriptors(run, "byproducts"))
+    }
+
+    /// Parses the predicate of a statement, checking its predicate type.
+    public init(statement: InTotoStatement, source: String) throws(FormatsError) {
+        guard statement.predicateType == Self.predicateType else {
+            throw FormatsError(source: source, reason: "predicateType is '\(statement.predicateType)', expected '\(Self.predicateType)'")
+        }
+        guard let predicate = statement.predicate else { throw FormatsError(source: source, reason: "missing field 'predicate'") }
+        try self.init(json: predicate, source: source)
+    }
+
+    /// Throws what `init(json:source:)` would say about `json()`: call it
+    /// before signing a value built in code.
+    public func validate(source: String = "provenance") throws(FormatsError) {
+        _ = try Self(json: json(), source: source)
+    }
+
+    /// An in-toto statement about `subjects` carrying this predicate.
+    public func statement(subjects: [InTotoStatement.Subject]) throws(FormatsError) -> InTotoStatement {
+        try validate()
+        return try InTotoStatement(subjects: subjects, predicateType: Self.predicateType, predicate: json())
+    }
+
+    static func descriptors(_ reader: JSONObjectReader, _ key: String) throws(FormatsError) -> [ResourceDescriptor] {
+        var descriptors: [ResourceDescriptor] = []
+        for (path, value) in try reader.optionalArray(key) ?? [] {
+            descriptors.append(try ResourceDescriptor(json: value, source: reader.source, path: path))
+        }
+        return descriptors
+    }
+}
