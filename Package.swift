@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "SovereignPolicy", dependencies: ["SovereignSystem", "SovereignFormats"]),
         .target(name: "SovereignArchive", dependencies: ["SovereignSystem", "SovereignCrypto", "CArchive"]),
         .target(name: "SovereignImage", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignArchive", "SovereignPolicy"]),
-        .target(name: "SovereignCLI", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignImage"]),
+        .target(name: "SovereignCLI", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignImage", "SovereignInference"]),
         .target(name: "SovereignInference"),
         .executableTarget(name: "sovereign", dependencies: ["SovereignCLI"]),
 

@@ -13,7 +13,7 @@ struct ImageAttestations {
     let created: String
     let files: [FileRecord]
     let modelRecord: FileRecord
-    let specDirectory: String
+    let modelDescription: ModelDescription
 
     static let buildType = "https://sovereign.dev/build/v1"
 
@@ -26,19 +26,20 @@ struct ImageAttestations {
         try OCILayoutWriter.makeDirectory(layout.root + "/" + ImageLayout.exportsDirectory)
 
         var referrers: [OCIDescriptor] = []
-        for (kind, predicateType, predicate, exportName) in [
-            ("provenance", "https://slsa.dev/provenance/v1", provenance(), "provenance.dsse.json"),
-        ] {
+        for export in ImageLayout.exports {
             let statement: InTotoStatement
             do {
-                statement = try InTotoStatement(subjects: [statementSubject], predicateType: predicateType, predicate: predicate)
+                switch export.kind {
+                case "provenance": statement = try provenance().statement(subjects: [statementSubject])
+                default: statement = try bom().statement(subjects: [statementSubject])
+                }
             } catch { throw ImageError.from(error) }
             var envelope = DSSEEnvelope(payload: statement.canonicalBytes, payloadType: DSSEEnvelope.inTotoPayloadType)
             do { for key in signingKeys { try envelope.sign(with: key) } } catch { throw ImageError.from(error) }
             let envelopeBytes = try encode(envelope) + [0x0A]
-            referrers.append(try writeReferrer(envelopeBytes, mediaType: OCIMediaType.dsseEnvelope, predicateType: predicateType,
-                                               subject: subjectDescriptor, refName: "\(spec.version).\(kind)", into: layout))
-            let exportPath = ImageLayout.exportsDirectory + "/" + exportName
+            referrers.append(try writeReferrer(envelopeBytes, mediaType: OCIMediaType.dsseEnvelope, predicateType: statement.predicateType,
+                                               subject: subjectDescriptor, refName: "\(spec.version).\(export.kind)", into: layout))
+            let exportPath = ImageLayout.exportsDirectory + "/" + export.file
             try layout.writeFile(exportPath, envelopeBytes)
             exports.append(exportPath)
         }
@@ -63,29 +64,41 @@ struct ImageAttestations {
 
     /// SLSA provenance v1: what was built from which inputs, by what.
     /// No wall-clock time: the build is reproducible, so its provenance is too.
-    func provenance() -> JSONValue {
-        func dependency(_ name: String, _ digest: SHA256Digest) -> JSONValue {
-            .object(["name": .string(name), "digest": .object(["sha256": .string(digest.hex)])])
-        }
-        var dependencies = [dependency("model/" + FileSystem.baseName(spec.model.path), modelRecord.sha256)]
+    func provenance() -> SLSAProvenance {
+        var dependencies = [ResourceDescriptor(name: "model/" + FileSystem.baseName(spec.model.path), uri: nil, sha256: modelRecord.sha256)]
         for file in files where file.layer != .model && file.layer != .index {
-            dependencies.append(dependency(file.path, file.sha256))
+            dependencies.append(ResourceDescriptor(name: file.path, sha256: file.sha256))
         }
         var external: [String: JSONValue] = [
             "spec": .object(["path": .string(FileSystem.baseName(spec.specPath)), "sha256": .string(spec.specDigest.hex)]),
             "name": .string(spec.name), "version": .string(spec.version), "sequence": .integer(spec.sequence),
         ]
         if let source = spec.source { external["source"] = .string(source) }
-        return .object([
-            "buildDefinition": .object([
-                "buildType": .string(Self.buildType),
-                "externalParameters": .object(external),
-                "internalParameters": .object(["created": .string(created)]),
-                "resolvedDependencies": .array(dependencies),
-            ]),
-            "runDetails": .object([
-                "builder": .object(["id": .string(ImageBuilder.builderID), "version": .object(["sovereign": .string(ImageBuilder.toolVersion)])]),
-            ]),
-        ])
+        return SLSAProvenance(
+            buildDefinition: .init(buildType: Self.buildType, externalParameters: external,
+                                   internalParameters: ["created": .string(created)], resolvedDependencies: dependencies),
+            runDetails: .init(builder: .init(id: ImageBuilder.builderID, version: ["sovereign": ImageBuilder.toolVersion])))
+    }
+
+    /// CycloneDX 1.6 BOM: the model (with its model card facts), every
+    /// reference document, rule file, runtime setting and audit suite.
+    func bom() -> ImageBOM {
+        let model = ImageBOM.Model(
+            name: spec.model.name, fileName: modelRecord.path, sha256: modelRecord.sha256, size: modelRecord.size,
+            license: spec.model.license, source: spec.model.source,
+            architecture: modelDescription.architecture, parameters: modelDescription.parameters)
+        let bomFiles: [ImageBOM.File] = files.compactMap { file in
+            let role: ImageBOM.File.Role
+            switch file.layer {
+            case .model: return nil
+            case .runtime: role = .runtimeSettings
+            case .attestation: role = .auditSuite
+            case .index: role = .imageIndex
+            case .policies: role = file.path.hasSuffix("/rules.json") ? .rules : .referenceDocument
+            }
+            return ImageBOM.File(path: file.path, sha256: file.sha256, size: file.size, role: role)
+        }
+        return ImageBOM(imageName: spec.name, imageVersion: spec.version, created: created, sequence: spec.sequence,
+                        model: model, files: bomFiles, toolName: "sovereign", toolVersion: ImageBuilder.toolVersion)
     }
 }

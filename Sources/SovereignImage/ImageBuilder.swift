@@ -18,11 +18,15 @@ public struct ImageBuilder {
         public var signingKeys: [Ed25519.PrivateKey]
         /// Environment consulted for SOURCE_DATE_EPOCH.
         public var environment: [String: String]
+        /// What the model is (read from its GGUF header by the caller), for the BOM.
+        public var modelDescription: ModelDescription
         /// Progress while large files stream: (path, done, total).
         public var progress: ((String, Int64, Int64) -> Void)?
-        public init(signingKeys: [Ed25519.PrivateKey], environment: [String: String] = ProcessInfo.processInfo.environment,
+        public init(signingKeys: [Ed25519.PrivateKey], modelDescription: ModelDescription,
+                    environment: [String: String] = ProcessInfo.processInfo.environment,
                     progress: ((String, Int64, Int64) -> Void)? = nil) {
             self.signingKeys = signingKeys
+            self.modelDescription = modelDescription
             self.environment = environment
             self.progress = progress
         }
@@ -186,7 +190,7 @@ public struct ImageBuilder {
 
         var exports: [String] = []
         let referrers = try ImageAttestations(spec: spec, layer: layer, created: created, files: files,
-                                              modelRecord: modelRecord, specDirectory: FileSystem.directoryName(spec.specPath))
+                                              modelRecord: modelRecord, modelDescription: options.modelDescription)
             .write(subject: manifestDescriptor, into: layout, signingKeys: options.signingKeys, exports: &exports)
 
         manifestDescriptor.annotations = [OCIAnnotation.refName: spec.version]

@@ -121,7 +121,7 @@ import Testing
         defer { fixture.remove() }
         #expect(try fixture.build("image").status == 0)
         let script = CLI.packageRoot + "/Tests/Interop/verify_dsse.py"
-        for export in ["image/attestations/provenance.dsse.json"] {
+        for export in ["image/attestations/provenance.dsse.json", "image/attestations/sbom.cdx.dsse.json"] {
             let result = try runProcess(try CLI.python, [script, export, "1", "release.pub"], directory: fixture.path)
             #expect(result.status == 0, "\(export): \(result.stdout) \(result.stderr)")
         }
@@ -147,6 +147,7 @@ import Testing
         if let config = inspect["config"] as? [String: Any], let digest = config["digest"] as? String { imageBlobs.insert(digest) }
         for layer in inspect["layers"] as? [[String: Any]] ?? [] { if let digest = layer["digest"] as? String { imageBlobs.insert(digest) } }
         #expect(imageBlobs.count == 7)
+        #expect(referrersSigned(inspect) == 2)
         for digest in imageBlobs {
             let name = "blobs/sha256/" + digest.dropFirst(7)
             #expect(after[name] != nil && after[name] == before[name], "\(name) changed")
@@ -161,6 +162,33 @@ import Testing
         let again = try fixture.workspace.run(["sign", "image", "--key", "second.key", "--passphrase-env", "SOVEREIGN_TEST_PASSPHRASE"])
         #expect(again.status == 0)
         #expect(FileSystemPath.tree(fixture.workspace.directory.file("image")).files == after)
+    }
+
+    /// The BOM inside the signed envelope is valid CycloneDX 1.6
+    /// (cyclonedx-python-lib's strict schema validator) and the provenance
+    /// parses as SLSA v1 (in-toto-attestation's protobuf types).
+    @Test func attestationsValidateWithIndependentTools() throws {
+        let fixture = try ImageFixture()
+        defer { fixture.remove() }
+        #expect(try fixture.build("image").status == 0)
+        for (export, check) in [("sbom.cdx.dsse.json", ["validate_cyclonedx.py"]), ("provenance.dsse.json", ["check_slsa_predicate.py", "provenance"])] {
+            let envelope = try jsonObject(String(decoding: fixture.workspace.read("image/attestations/" + export), as: UTF8.self))
+            let payload = try #require(Data(base64Encoded: envelope["payload"] as? String ?? ""))
+            let statement = try jsonObject(String(decoding: payload, as: UTF8.self))
+            let document = check[0] == "validate_cyclonedx.py" ? try JSONSerialization.data(withJSONObject: statement["predicate"] as Any) : payload
+            fixture.workspace.write(export + ".check.json", bytes: [UInt8](document))
+            let script = CLI.packageRoot + "/Tests/Interop/" + check[0]
+            let result = try runProcess(try CLI.python, [script] + check.dropFirst() + [export + ".check.json"], directory: fixture.path)
+            #expect(result.status == 0, "\(export): \(result.stdout) \(result.stderr)")
+            #expect(result.stdout.contains("valid"))
+        }
+        // The model is a machine-learning-model component with its hash, licence and card.
+        let envelope = try jsonObject(String(decoding: fixture.workspace.read("image/attestations/sbom.cdx.dsse.json"), as: UTF8.self))
+        let payload = try #require(Data(base64Encoded: envelope["payload"] as? String ?? ""))
+        let bom = try #require(try jsonObject(String(decoding: payload, as: UTF8.self))["predicate"] as? [String: Any])
+        let model = try #require((bom["components"] as? [[String: Any]])?.first { $0["type"] as? String == "machine-learning-model" })
+        #expect((model["hashes"] as? [[String: String]])?.first?["content"] == ImageFixture.sha256(fixture.modelBytes))
+        #expect(((model["modelCard"] as? [String: Any])?["modelParameters"] as? [String: Any])?["architectureFamily"] as? String == "llama")
     }
 
     /// Bad input: one line naming the thing and the reason, non-zero exit,
@@ -186,6 +214,10 @@ import Testing
         let modelPath = inputs + "/models/test-model.gguf"
         let pin = ImageFixture.sha256(fixture.modelBytes)
 
+        fixture.workspace.write("not-a-model.gguf", "plain text")
+        try withSpec(original.replacingOccurrences(of: "../models/test-model.gguf", with: "../../not-a-model.gguf")) {
+            try expectRefused("sovereign: \(fixture.path)/not-a-model.gguf: not a usable GGUF model: not a GGUF file (magic is 0x706c6169, expected \"GGUF\")")
+        }
         try withSpec(original.replacingOccurrences(of: "test-model.gguf", with: "absent.gguf")) {
             try expectRefused("sovereign: \(inputs)/models/absent.gguf: model file not found (run scripts/fetch-model?)")
         }
@@ -219,6 +251,11 @@ import Testing
         expectFailure(existing, "sovereign: out: already exists; refusing to overwrite")
         #expect(String(decoding: fixture.workspace.read("out"), as: UTF8.self) == "I was here first")
     }
+}
+
+/// How many referrers carry signatures, from `inspect --json`.
+func referrersSigned(_ inspect: [String: Any]) -> Int {
+    (inspect["referrers"] as? [[String: Any]] ?? []).filter { !(($0["keyids"] as? [String]) ?? []).isEmpty }.count
 }
 
 /// Debian's docker-registry (distribution 2.8) on a loopback port, for

@@ -16,7 +16,8 @@ struct ImageFixture {
     init(modelSize: Int = 300_000, seed: UInt64 = 1, reverseOrder: Bool = false, extraSpec: String = "") throws {
         workspace = try Workspace()
         var generator = SeededBytes(seed: seed)
-        modelBytes = Array("GGUF".utf8) + generator.bytes(modelSize - 4)
+        let header = Self.minimalGGUFHeader()
+        modelBytes = header + generator.bytes(modelSize - header.count)
         let root = workspace.directory.file("inputs")
         let fm = FileManager.default
         var copies: [(String, String)] = [
@@ -47,6 +48,19 @@ struct ImageFixture {
                                      ofItemAtPath: root + "/" + relative)
             }
         }
+    }
+
+    /// A valid GGUF v3 header with no tensors and two metadata entries
+    /// (general.architecture = "llama", llama.block_count = 2): what the
+    /// build reads for the BOM's model card. Little-endian throughout.
+    static func minimalGGUFHeader() -> [UInt8] {
+        func u32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.littleEndian, Array.init) }
+        func u64(_ v: UInt64) -> [UInt8] { withUnsafeBytes(of: v.littleEndian, Array.init) }
+        func string(_ s: String) -> [UInt8] { u64(UInt64(s.utf8.count)) + Array(s.utf8) }
+        let ggufString: UInt32 = 8, ggufUInt32: UInt32 = 4
+        return Array("GGUF".utf8) + u32(3) + u64(0) + u64(2)
+            + string("general.architecture") + u32(ggufString) + string("llama")
+            + string("llama.block_count") + u32(ggufUInt32) + u32(2)
     }
 
     static func sha256(_ bytes: [UInt8]) -> String {

@@ -2,6 +2,7 @@ import SovereignSystem
 import SovereignCrypto
 import SovereignFormats
 import SovereignImage
+import SovereignInference
 
 /// `sovereign build`: an image spec becomes a signed, reproducible OCI image.
 enum BuildCommand {
@@ -33,10 +34,13 @@ enum BuildCommand {
         for path in [output] + (archive.map { [$0] } ?? []) where FileSystem.exists(path) {
             throw CLIError.failure(thing: path, reason: "already exists; refusing to overwrite")
         }
+        guard FileSystem.exists(spec.model.path) else {
+            throw CLIError.failure(thing: spec.model.path, reason: "model file not found (run scripts/fetch-model?)")
+        }
         let key = try KeyLoading.privateKey(at: try arguments.required("--key"), arguments: arguments)
         let showProgress = !arguments.flag("--json") && Output.stderrIsTerminal
         var meter: Progress?
-        let options = ImageBuilder.Options(signingKeys: [key]) { path, done, total in
+        let options = ImageBuilder.Options(signingKeys: [key], modelDescription: try describeModel(spec.model.path)) { path, done, total in
             guard showProgress, total >= 16 << 20 else { return }
             if meter == nil { meter = Progress(label: FileSystem.baseName(path), total: total) }
             meter?.update(done)
@@ -64,5 +68,20 @@ enum BuildCommand {
             if let archive { Output.line("  archive \(archive)") }
         }
         return ExitStatus.success
+    }
+
+    /// Reads the model's GGUF header (validated, nothing else loaded): its
+    /// architecture and the hyper-parameters a model card states. A file
+    /// that is not a well-formed GGUF fails the build here.
+    static func describeModel(_ path: String) throws -> ModelDescription {
+        let file: GGUFFile
+        do { file = try GGUFFile(contentsOf: path) } catch { throw CLIError.failure(thing: path, reason: "not a usable GGUF model: \(error.reason)") }
+        let architecture = (try? file.metadata.string("general.architecture")) ?? "unknown"
+        var parameters: [String: String] = ["gguf_version": String(file.version), "tensor_count": String(file.tensors.count)]
+        for key in ["block_count", "embedding_length", "context_length", "feed_forward_length", "attention.head_count", "attention.head_count_kv"] {
+            if let value = try? file.metadata.integer("\(architecture).\(key)") { parameters[key] = String(value) }
+        }
+        if let fileType = try? file.metadata.integer("general.file_type") { parameters["file_type"] = String(fileType) }
+        return ModelDescription(architecture: architecture, parameters: parameters)
     }
 }
