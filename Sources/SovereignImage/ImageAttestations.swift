@@ -19,7 +19,7 @@ struct ImageAttestations {
 
     /// Writes every attestation; returns the referrer manifests' descriptors.
     func write(subject: OCIDescriptor, into layout: OCILayoutWriter, signingKeys: [Ed25519.PrivateKey],
-               exports: inout [String]) throws(ImageError) -> [OCIDescriptor] {
+               modelSigningKey: ECDSAP256.PrivateKey?, exports: inout [String]) throws(ImageError) -> [OCIDescriptor] {
         let subjectDescriptor = OCIDescriptor(mediaType: subject.mediaType, digest: subject.sha256!, size: subject.size)
         let statementSubject = InTotoStatement.Subject(name: spec.name, digest: ["sha256": subjectDescriptor.sha256!.hex])
         try layout.writeBlob(Array("{}".utf8), mediaType: OCIMediaType.empty)
@@ -43,7 +43,29 @@ struct ImageAttestations {
             try layout.writeFile(exportPath, envelopeBytes)
             exports.append(exportPath)
         }
+        if let modelSigningKey {
+            referrers.append(try writeModelSignature(with: modelSigningKey, subject: subjectDescriptor, into: layout, exports: &exports))
+        }
         return referrers
+    }
+
+    /// An OpenSSF model-signing v1.0 bundle over the unpacked `sovereign/`
+    /// tree (paths relative to it), so `model_signing verify key` can check
+    /// an unpacked or installed tree with no Sovereign tool at all.
+    func writeModelSignature(with key: ECDSAP256.PrivateKey, subject: OCIDescriptor, into layout: OCILayoutWriter,
+                             exports: inout [String]) throws(ImageError) -> OCIDescriptor {
+        let prefix = ImageLayout.root + "/"
+        let tree = files.map { (path: String($0.path.dropFirst(prefix.count)), digest: $0.sha256) }
+        let bundle: [UInt8]
+        do { bundle = try ModelSigningBundle.sign(modelName: ImageLayout.root, files: tree, ignorePaths: [], key: key) } catch {
+            throw ImageError.from(error)
+        }
+        let descriptor = try writeReferrer(bundle, mediaType: ModelSigningBundle.mediaType, predicateType: ModelSigningBundle.predicateType,
+                                           subject: subject, refName: "\(spec.version).model-signing", into: layout)
+        let exportPath = ImageLayout.exportsDirectory + "/" + ImageLayout.modelSignatureFile
+        try layout.writeFile(exportPath, bundle)
+        exports.append(exportPath)
+        return descriptor
     }
 
     /// A referrer: an artifact manifest whose one layer is the signed blob

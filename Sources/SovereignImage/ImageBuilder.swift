@@ -18,6 +18,8 @@ public struct ImageBuilder {
         public var signingKeys: [Ed25519.PrivateKey]
         /// Environment consulted for SOURCE_DATE_EPOCH.
         public var environment: [String: String]
+        /// If set, also sign the `sovereign/` tree as an OpenSSF model-signing bundle.
+        public var modelSigningKey: ECDSAP256.PrivateKey?
         /// What the model is (read from its GGUF header by the caller), for the BOM.
         public var modelDescription: ModelDescription
         /// Progress while large files stream: (path, done, total).
@@ -191,7 +193,8 @@ public struct ImageBuilder {
         var exports: [String] = []
         let referrers = try ImageAttestations(spec: spec, layer: layer, created: created, files: files,
                                               modelRecord: modelRecord, modelDescription: options.modelDescription)
-            .write(subject: manifestDescriptor, into: layout, signingKeys: options.signingKeys, exports: &exports)
+            .write(subject: manifestDescriptor, into: layout, signingKeys: options.signingKeys,
+                   modelSigningKey: options.modelSigningKey, exports: &exports)
 
         manifestDescriptor.annotations = [OCIAnnotation.refName: spec.version]
         let index = OCIIndex(manifests: [manifestDescriptor] + referrers)

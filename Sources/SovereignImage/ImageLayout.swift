@@ -26,6 +26,9 @@ public enum ImageLayout {
         ("sbom", "https://cyclonedx.org/bom", "sbom.cdx.dsse.json"),
     ]
 
+    /// The OpenSSF model-signing bundle over the `sovereign/` tree.
+    public static let modelSignatureFile = "model.sig"
+
     public static func exportName(forPredicateType type: String?) -> String? {
         exports.first { $0.predicateType == type }?.file
     }

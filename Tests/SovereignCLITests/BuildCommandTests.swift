@@ -10,17 +10,18 @@ import Testing
         let first = try ImageFixture()
         let second = try ImageFixture(reverseOrder: true)
         defer { first.remove(); second.remove() }
-        // The same key in both, so the (deterministic) signatures agree too.
-        for name in ["release.key", "release.pub"] {
-            try FileManager.default.removeItem(atPath: second.workspace.directory.file(name))
+        // The same keys in both, so the (deterministic) signatures agree too.
+        try first.makeP256Key()
+        for name in ["release.key", "release.pub", "p256.pem"] {
+            try? FileManager.default.removeItem(atPath: second.workspace.directory.file(name))
             try FileManager.default.copyItem(atPath: first.workspace.directory.file(name), toPath: second.workspace.directory.file(name))
         }
         let tmpA = first.workspace.directory.file("tmp-a"), tmpB = second.workspace.directory.file("tmp-b")
         try FileManager.default.createDirectory(atPath: tmpA, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: tmpB, withIntermediateDirectories: true)
-        let a = try first.build("image", archive: "image.tar", environment: ["TMPDIR": tmpA, "TZ": "Asia/Tokyo", "LC_ALL": "C"],
+        let a = try first.build("image", archive: "image.tar", modelSigningKey: "p256.pem", environment: ["TMPDIR": tmpA, "TZ": "Asia/Tokyo", "LC_ALL": "C"],
                                 shellPrefix: "umask 077")
-        let b = try second.build("image", archive: "image.tar", environment: ["TMPDIR": tmpB, "TZ": "America/Los_Angeles", "LC_ALL": "C.UTF-8"],
+        let b = try second.build("image", archive: "image.tar", modelSigningKey: "p256.pem", environment: ["TMPDIR": tmpB, "TZ": "America/Los_Angeles", "LC_ALL": "C.UTF-8"],
                                  shellPrefix: "umask 022")
         #expect(a.status == 0, "\(a.stderr)")
         #expect(b.status == 0, "\(b.stderr)")
@@ -30,7 +31,9 @@ import Testing
         #expect(treeA.files == treeB.files)
         #expect(treeA.modes == treeB.modes)
         #expect(first.workspace.read("image.tar") == second.workspace.read("image.tar"))
-        #expect(treeA.files.keys.contains("attestations/provenance.dsse.json"))
+        for export in ["provenance.dsse.json", "sbom.cdx.dsse.json", "model.sig"] {
+            #expect(treeA.files.keys.contains("attestations/" + export), "\(export)")
+        }
 
         // One changed byte of policy changes the image.
         let rules = second.workspace.directory.file("inputs/Policies/reference/rules.json")
@@ -164,6 +167,33 @@ import Testing
         #expect(FileSystemPath.tree(fixture.workspace.directory.file("image")).files == after)
     }
 
+    /// OpenSSF model_signing, written by others, verifies the unpacked
+    /// `sovereign/` tree against the exported bundle, offline, and rejects
+    /// it once one byte of a policy file changes.
+    @Test func modelSigningVerifiesTheUnpackedTree() throws {
+        let fixture = try ImageFixture()
+        defer { fixture.remove() }
+        try fixture.makeP256Key()
+        let built = try fixture.build("image", modelSigningKey: "p256.pem")
+        #expect(built.status == 0, "\(built.stderr)")
+        let inspect = try jsonObject(try fixture.workspace.run(["inspect", "image", "--json"]).stdout)
+        let types = (inspect["referrers"] as? [[String: Any]] ?? []).compactMap { $0["predicateType"] as? String }
+        #expect(types.contains("https://model_signing/signature/v1.0"))
+        #expect(try runProcess("/usr/bin/umoci", ["unpack", "--image", "image:1.2.3", "bundle"], directory: fixture.path).status == 0)
+        let tool = CLI.packageRoot + "/.venv/bin/model_signing"
+        _ = try CLI.python  // fails clearly if the venv is missing
+        let verify = ["verify", "key", "bundle/rootfs/sovereign", "--signature", "image/attestations/model.sig", "--public_key", "p256.pub.pem"]
+        let accepted = try runProcess(tool, verify, directory: fixture.path)
+        #expect(accepted.status == 0, "model_signing rejected the tree: \(accepted.stdout) \(accepted.stderr)")
+        let rules = fixture.workspace.directory.file("bundle/rootfs/sovereign/policies/reference/rules.json")
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: rules)))
+        bytes[bytes.count / 2] ^= 0x01
+        try Data(bytes).write(to: URL(fileURLWithPath: rules))
+        let rejected = try runProcess(tool, verify, directory: fixture.path)
+        #expect(rejected.status != 0)
+        #expect((rejected.stdout + rejected.stderr).contains("rules.json"))
+    }
+
     /// The BOM inside the signed envelope is valid CycloneDX 1.6
     /// (cyclonedx-python-lib's strict schema validator) and the provenance
     /// parses as SLSA v1 (in-toto-attestation's protobuf types).
@@ -245,6 +275,12 @@ import Testing
 
         try expectRefused("sovereign: release.key: wrong passphrase (or the key file was altered)", environment: ["SOVEREIGN_TEST_PASSPHRASE": "no"])
         try expectRefused("sovereign: release.pub: not a Sovereign private key file (not valid JSON)", key: "release.pub")
+        let ed25519 = try runProcess("/usr/bin/openssl", ["genpkey", "-algorithm", "ed25519", "-out", "ed.pem"], directory: fixture.path)
+        #expect(ed25519.status == 0)
+        let before = Set(try FileManager.default.contentsOfDirectory(atPath: fixture.path))
+        expectFailure(try fixture.build("out", modelSigningKey: "ed.pem"),
+                      "sovereign: ed.pem: key type is ED25519; only ECDSA P-256 (prime256v1) keys are accepted")
+        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: fixture.path)) == before)
 
         fixture.workspace.write("out", "I was here first")
         let existing = try fixture.build("out")

@@ -74,10 +74,11 @@ struct ImageFixture {
     }
 
     /// `sovereign build` of this fixture into `out` (relative to the workspace).
-    func build(_ out: String, archive: String? = nil, key: String = "release.key",
+    func build(_ out: String, archive: String? = nil, key: String = "release.key", modelSigningKey: String? = nil,
                environment: [String: String] = [:], shellPrefix: String? = nil) throws -> ProcessResult {
         var arguments = ["build", specPath, "--key", key, "--passphrase-env", "SOVEREIGN_TEST_PASSPHRASE", "--out", out]
         if let archive { arguments += ["--archive", archive] }
+        if let modelSigningKey { arguments += ["--model-signing-key", modelSigningKey] }
         if let shellPrefix {
             // Run under a shell to change umask and the like.
             let quoted = ([CLI.binary] + arguments).map { "'\($0)'" }.joined(separator: " ")
@@ -87,6 +88,14 @@ struct ImageFixture {
             return try runProcess("/bin/sh", ["-c", "\(shellPrefix); exec \(quoted)"], environment: env, directory: path)
         }
         return try workspace.run(arguments, environment: environment)
+    }
+
+    /// An ECDSA P-256 key pair made by openssl: p256.pem (private), p256.pub.pem.
+    func makeP256Key() throws {
+        let generate = try runProcess("/usr/bin/openssl", ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "p256.pem"], directory: path)
+        #expect(generate.status == 0, "\(generate.stderr)")
+        let pub = try runProcess("/usr/bin/openssl", ["pkey", "-in", "p256.pem", "-pubout", "-out", "p256.pub.pem"], directory: path)
+        #expect(pub.status == 0, "\(pub.stderr)")
     }
 
     func remove() { workspace.remove() }

@@ -21,6 +21,7 @@ enum BuildCommand {
             .value("--key", "<key>", "Release private key (.key) that signs the attestations.", required: true),
             .value("--out", "<dir>", "Output OCI layout directory (must not exist).", required: true),
             .value("--archive", "<file.tar>", "Also write the layout as one tar (must not exist)."),
+            .value("--model-signing-key", "<p256.pem>", "Also sign the sovereign/ tree as an OpenSSF model-signing bundle (ECDSA P-256 PEM private key, unencrypted)."),
         ] + CommonOptions.passphrase + [CommonOptions.json],
         run: run
     )
@@ -37,15 +38,23 @@ enum BuildCommand {
         guard FileSystem.exists(spec.model.path) else {
             throw CLIError.failure(thing: spec.model.path, reason: "model file not found (run scripts/fetch-model?)")
         }
+        var modelSigningKey: ECDSAP256.PrivateKey?
+        if let pemPath = arguments.value("--model-signing-key") {
+            guard let text = String(validating: try readInput(pemPath, limit: 64 << 10), as: UTF8.self) else {
+                throw CLIError.failure(thing: pemPath, reason: "not a PEM private key")
+            }
+            modelSigningKey = try ECDSAP256.PrivateKey(pem: text, source: pemPath)
+        }
         let key = try KeyLoading.privateKey(at: try arguments.required("--key"), arguments: arguments)
         let showProgress = !arguments.flag("--json") && Output.stderrIsTerminal
         var meter: Progress?
-        let options = ImageBuilder.Options(signingKeys: [key], modelDescription: try describeModel(spec.model.path)) { path, done, total in
+        var options = ImageBuilder.Options(signingKeys: [key], modelDescription: try describeModel(spec.model.path)) { path, done, total in
             guard showProgress, total >= 16 << 20 else { return }
             if meter == nil { meter = Progress(label: FileSystem.baseName(path), total: total) }
             meter?.update(done)
             if done == total { meter?.finish(); meter = nil }
         }
+        options.modelSigningKey = modelSigningKey
         let result = try ImageBuilder(spec: spec, options: options).build(output: output, archive: archive)
         if arguments.flag("--json") {
             var object: [String: JSONValue] = [
