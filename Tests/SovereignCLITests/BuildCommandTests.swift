@@ -47,6 +47,34 @@ import Testing
         #expect(manifestA?["digest"] as? String != manifestC?["digest"] as? String)
     }
 
+    /// The committed reference spec builds with the real model (fetched and
+    /// pinned by scripts/fetch-model); on a terminal the weights show progress,
+    /// with --json nothing but the result.
+    @Test func referenceImageBuildsFromTheRealModel() throws {
+        let fetch = try runProcess(CLI.packageRoot + "/scripts/fetch-model", [])
+        #expect(fetch.status == 0, "scripts/fetch-model failed: \(fetch.stderr)")
+        let w = try Workspace()
+        defer { w.remove() }
+        let spec = CLI.packageRoot + "/Image/reference.image.json"
+        let command = "SOVEREIGN_TEST_PASSPHRASE='test passphrase' \(CLI.binary) build \(spec) --key release.key --passphrase-env SOVEREIGN_TEST_PASSPHRASE --out image"
+        let onTerminal = try runProcess("/bin/sh", ["-c", "script -qec \"\(command)\" /dev/null"], directory: w.path)
+        #expect(onTerminal.status == 0, "\(onTerminal.stdout)")
+        #expect(onTerminal.stdout.contains("SmolLM2-135M-Instruct.Q4_1.gguf: "), "no progress line: \(onTerminal.stdout)")
+        #expect(onTerminal.stdout.contains("MB/s"))
+
+        let quiet = try w.run(["build", spec, "--key", "release.key", "--passphrase-env", "SOVEREIGN_TEST_PASSPHRASE", "--out", "again", "--json"])
+        #expect(quiet.status == 0, "\(quiet.stderr)")
+        #expect(quiet.stderr.isEmpty)
+        let result = try jsonObject(quiet.stdout)
+        let pinned = try jsonObject(String(decoding: try Data(contentsOf: URL(fileURLWithPath: spec)), as: UTF8.self))["model"] as? [String: Any]
+        let inspect = try jsonObject(try w.run(["inspect", "image", "--json"]).stdout)
+        #expect((inspect["model"] as? [String: Any])?["sha256"] as? String == pinned?["sha256"] as? String)
+        #expect((inspect["manifest"] as? [String: Any])?["digest"] as? String == result["manifest"] as? String)
+        #expect((inspect["layers"] as? [Any])?.count == 5)
+        #expect(referrersSigned(inspect) == 2)
+        #expect(FileSystemPath.tree(w.directory.file("image")).files == FileSystemPath.tree(w.directory.file("again")).files)
+    }
+
     /// skopeo and umoci, written by others, read the layout; a copy keeps the digest.
     @Test func skopeoAndUmociReadTheImage() throws {
         let fixture = try ImageFixture()
