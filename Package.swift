@@ -31,11 +31,13 @@ let package = Package(
         .target(name: "SovereignInference"),
         .executableTarget(name: "sovereign", dependencies: ["SovereignCLI"]),
 
-        .testTarget(name: "SovereignCryptoTests", dependencies: ["SovereignCrypto"]),
-        .testTarget(name: "SovereignFormatsTests", dependencies: ["SovereignFormats"]),
-        .testTarget(name: "SovereignArchiveTests", dependencies: ["SovereignArchive", "SovereignCrypto"]),
-        .testTarget(name: "SovereignPolicyTests", dependencies: ["SovereignPolicy", "SovereignFormats"]),
-        .testTarget(name: "SovereignCLITests", dependencies: ["SovereignCLI", "sovereign"]),
+        // Helpers shared by the test targets (scratch dirs, processes, seeded bytes).
+        .target(name: "SovereignTestSupport", path: "Tests/SovereignTestSupport"),
+        .testTarget(name: "SovereignCryptoTests", dependencies: ["SovereignCrypto", "SovereignTestSupport"]),
+        .testTarget(name: "SovereignFormatsTests", dependencies: ["SovereignFormats", "SovereignTestSupport"]),
+        .testTarget(name: "SovereignArchiveTests", dependencies: ["SovereignArchive", "SovereignCrypto", "SovereignTestSupport"]),
+        .testTarget(name: "SovereignPolicyTests", dependencies: ["SovereignPolicy", "SovereignFormats", "SovereignTestSupport"]),
+        .testTarget(name: "SovereignCLITests", dependencies: ["SovereignCLI", "sovereign", "SovereignTestSupport"]),
         .testTarget(name: "SovereignInferenceTests", dependencies: ["SovereignInference"]),
     ],
     swiftLanguageModes: [.v6]

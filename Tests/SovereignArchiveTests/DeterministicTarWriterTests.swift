@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SovereignTestSupport
 import SovereignCrypto
 @testable import SovereignArchive
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SovereignTestSupport
 
 @Suite struct BuildCommandTests {
     /// Two builds of the same spec from different copies of the inputs,

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SovereignTestSupport
 
 /// Runs the built `sovereign` binary, as a user or script would.
 enum CLI {

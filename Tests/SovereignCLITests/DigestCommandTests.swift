@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SovereignTestSupport
 
 @Suite struct DigestCommandTests {
     @Test func matchesSha256sumOutputExactly() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SovereignTestSupport
 
 @Suite struct EnvelopeTests {
     let passphrase = ["--passphrase-env", "SOVEREIGN_TEST_PASSPHRASE"]

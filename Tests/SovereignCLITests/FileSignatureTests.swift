@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SovereignTestSupport
 
 @Suite struct FileSignatureTests {
     static let minisign = "/usr/bin/minisign"

@@ -1,4 +1,5 @@
 import Testing
+import SovereignTestSupport
 
 @Suite struct HelpAndUsageTests {
     static let commands: [[String]] = [

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SovereignTestSupport
 
 /// A self-contained copy of an image's inputs (spec, constraint layer,
 /// audit suites, a model) in a scratch directory, plus a release key.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SovereignTestSupport
 
 @Suite struct KeyCommandTests {
     @Test func generateWritesThreeFilesWithSafeModes() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SovereignTestSupport
 @testable import SovereignCrypto
 
 @Suite struct ECDSAP256Tests {

@@ -1,4 +1,5 @@
 import Testing
+import SovereignTestSupport
 @testable import SovereignCrypto
 
 @Suite struct MinisignTests {

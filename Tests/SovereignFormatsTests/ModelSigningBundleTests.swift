@@ -1,6 +1,7 @@
 import Foundation
 import SovereignCrypto
 import Testing
+import SovereignTestSupport
 @testable import SovereignFormats
 
 @Suite struct ModelSigningBundleTests {
@@ -244,7 +245,7 @@ import Testing
 
     @Test func modelSigningVerifiesOurBundleAndRejectsAChangedByte() throws {
         let cli = try modelSigningExecutable()
-        let dir = try ScratchDirectory()
+        let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let tree = dir.path + "/tree"
         try makeTree(at: tree)
@@ -256,21 +257,21 @@ import Testing
         // Signature beside the tree.
         let outside = try ModelSigningBundle.sign(modelName: "tree", files: files, ignorePaths: [], key: key)
         try Data(outside).write(to: URL(fileURLWithPath: dir.path + "/model.sig"))
-        let verified = try runTool(cli, ["verify", "key", tree, "--signature", dir.path + "/model.sig", "--public_key", dir.path + "/pub.pem"])
+        let verified = try runProcess(cli, ["verify", "key", tree, "--signature", dir.path + "/model.sig", "--public_key", dir.path + "/pub.pem"])
         #expect(verified.status == 0, "model_signing refused our bundle: \(verified.stderr)")
         #expect(verified.stdout.contains("Verification succeeded"))
 
         // Signature inside the tree, listed in ignore_paths.
         let inside = try ModelSigningBundle.sign(modelName: "tree", files: files, ignorePaths: ["model.sig"], key: key)
         try Data(inside).write(to: URL(fileURLWithPath: tree + "/model.sig"))
-        let verifiedInside = try runTool(cli, ["verify", "key", tree, "--signature", tree + "/model.sig", "--public_key", dir.path + "/pub.pem"])
+        let verifiedInside = try runProcess(cli, ["verify", "key", tree, "--signature", tree + "/model.sig", "--public_key", dir.path + "/pub.pem"])
         #expect(verifiedInside.status == 0, "model_signing refused our in-tree bundle: \(verifiedInside.stderr)")
         #expect(ModelSigningBundle.failureReason(bundle: inside, publicKey: key.publicKey, files: try treeFiles(at: tree), source: "model.sig") == nil)
 
         // One byte changed in the 1 MiB file.
         try FileManager.default.removeItem(atPath: tree + "/model.sig")
         try flipByte(at: 512 * 1024 + 3, of: tree + "/weights/model.bin")
-        let refused = try runTool(cli, ["verify", "key", tree, "--signature", dir.path + "/model.sig", "--public_key", dir.path + "/pub.pem"])
+        let refused = try runProcess(cli, ["verify", "key", tree, "--signature", dir.path + "/model.sig", "--public_key", dir.path + "/pub.pem"])
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("Hash mismatch for 'weights/model.bin'"), "\(refused.stderr)")
         #expect(ModelSigningBundle.failureReason(bundle: outside, publicKey: key.publicKey, files: try treeFiles(at: tree), source: "model.sig")?
@@ -279,21 +280,21 @@ import Testing
         // Another key's public key (the tree restored first).
         try ECDSAP256.PrivateKey().publicKey.pem.write(toFile: dir.path + "/other.pem", atomically: true, encoding: .utf8)
         try flipByte(at: 512 * 1024 + 3, of: tree + "/weights/model.bin")
-        let otherKey = try runTool(cli, ["verify", "key", tree, "--signature", dir.path + "/model.sig", "--public_key", dir.path + "/other.pem"])
+        let otherKey = try runProcess(cli, ["verify", "key", tree, "--signature", dir.path + "/model.sig", "--public_key", dir.path + "/other.pem"])
         #expect(otherKey.status != 0)
         #expect(otherKey.stderr.contains("Key mismatch"), "\(otherKey.stderr)")
     }
 
     @Test func weVerifyModelSigningsBundleAndItsPayloadMatchesOurs() throws {
         let cli = try modelSigningExecutable()
-        let dir = try ScratchDirectory()
+        let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let tree = dir.path + "/tree"
         try makeTree(at: tree)
-        let generated = try runTool("/usr/bin/openssl", ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+        let generated = try runProcess("/usr/bin/openssl", ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
                                                          "-out", dir.path + "/k.pem"])
         #expect(generated.status == 0, "\(generated.stderr)")
-        let signed = try runTool(cli, ["sign", "key", tree, "--private_key", dir.path + "/k.pem", "--signature", dir.path + "/theirs.sig"])
+        let signed = try runProcess(cli, ["sign", "key", tree, "--private_key", dir.path + "/k.pem", "--signature", dir.path + "/theirs.sig"])
         #expect(signed.status == 0, "model_signing sign failed: \(signed.stderr)")
 
         let key = try ECDSAP256.PrivateKey(pem: try String(contentsOfFile: dir.path + "/k.pem", encoding: .utf8), source: "k.pem")
@@ -337,38 +338,6 @@ private func modelSigningExecutable() throws -> String {
         throw MissingTool(description: "model_signing not found at \(path) (model-signing 1.1.1 and pyopenssl in .venv): run scripts/setup")
     }
     return path
-}
-
-private struct ScratchDirectory {
-    let path: String
-    init() throws {
-        var template = Array((NSTemporaryDirectory() + "sovereign-modelsigning-XXXXXX").utf8CString)
-        guard let made = mkdtemp(&template) else { throw POSIXError(.EIO) }
-        path = String(cString: made)
-    }
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
-}
-
-private struct ToolResult {
-    let status: Int32
-    let stdout: String
-    let stderr: String
-}
-
-private func runTool(_ executable: String, _ arguments: [String]) throws -> ToolResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return ToolResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self))
 }
 
 /// A small model tree: nested folders, an empty file, a 1 MiB file, and

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SovereignTestSupport
 import SovereignFormats
 @testable import SovereignPolicy
 

@@ -1,29 +1,33 @@
 import Foundation
 
-/// A fresh directory under the system temp dir, removed by `remove()`.
-struct TemporaryDirectory {
-    let path: String
+// Helpers shared by every test target: scratch directories, running
+// programs, deterministic bytes. A library target of its own (not copied
+// into each test target) so there is one version of each.
 
-    init() throws {
+/// A fresh directory under the system temp dir, removed by `remove()`.
+public struct TemporaryDirectory: Sendable {
+    public let path: String
+
+    public init() throws {
         let template = NSTemporaryDirectory() + "sovereign-test-XXXXXX"
         var bytes = Array(template.utf8CString)
         guard let made = mkdtemp(&bytes) else { throw POSIXError(.EIO) }
         path = String(cString: made)
     }
 
-    func file(_ name: String) -> String { path + "/" + name }
+    public func file(_ name: String) -> String { path + "/" + name }
 
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
+    public func remove() { try? FileManager.default.removeItem(atPath: path) }
 }
 
 /// Runs a program and captures its output.
-struct ProcessResult {
-    let status: Int32
-    let stdout: String
-    let stderr: String
+public struct ProcessResult: Sendable {
+    public let status: Int32
+    public let stdout: String
+    public let stderr: String
 }
 
-func runProcess(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+public func runProcess(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
                 directory: String? = nil) throws -> ProcessResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
@@ -45,17 +49,17 @@ func runProcess(_ executable: String, _ arguments: [String], environment: [Strin
 }
 
 /// Deterministic pseudo-random bytes (SplitMix64), so failures reproduce.
-struct SeededBytes {
+public struct SeededBytes: Sendable {
     private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
-    mutating func bytes(_ count: Int) -> [UInt8] {
+    public mutating func bytes(_ count: Int) -> [UInt8] {
         var out = [UInt8]()
         out.reserveCapacity(count + 8)
         while out.count < count {
@@ -65,7 +69,7 @@ struct SeededBytes {
     }
 }
 
-func hexBytes(_ text: String) -> [UInt8] {
+public func hexBytes(_ text: String) -> [UInt8] {
     var out: [UInt8] = []
     var chars = Array(text.utf8).filter { $0 != 0x20 }[...]
     while chars.count >= 2 {
