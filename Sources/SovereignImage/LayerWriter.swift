@@ -68,29 +68,26 @@ struct LayerWriter {
     }
 
     func streamFile(_ source: String, as path: String, layer: ImageLayout.Layer,
-                            into tar: DeterministicTarWriter) throws(ArchiveError) -> FileRecord {
-        let fd: FileDescriptor
-        do { fd = try FileDescriptor.openForReading(source) } catch { throw ArchiveError(error) }
-        defer { fd.closeIgnoringErrors() }
-        let size: Int64
-        do { size = try fd.size() } catch { throw ArchiveError(error) }
-        fd.adviseSequential()
-        var hasher = SHA256()
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: FileHashing.chunkSize, alignment: 64)
-        defer { buffer.deallocate() }
-        var done: Int64 = 0
+                    into tar: DeterministicTarWriter) throws(ArchiveError) -> FileRecord {
+        var info = stat()
+        guard stat(source, &info) == 0 else { throw ArchiveError(SystemError(path: source, operation: "stat", errno: errno)) }
+        let size = Int64(info.st_size)
+        var digest: SHA256Digest?
+        // The file's own digest (for image.json) is computed on a second
+        // core from the same read, while this thread writes and hashes the tar stream.
         try tar.addFile(path, size: size) { (write) throws(ArchiveError) in
-            while true {
-                let n: Int
-                do throws(SystemError) { n = try fd.read(into: buffer) } catch { throw ArchiveError(error) }
-                if n == 0 { break }
-                let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
-                hasher.update(chunk)
-                try write(chunk)
-                done += Int64(n)
-                progress?(source, done, size)
+            do throws(FileHashing.StreamError<ArchiveError>) {
+                digest = try FileHashing.streamHashingAside(source, progress: { progress?(source, $0, size) }) { (chunk) throws(ArchiveError) in
+                    try write(chunk)
+                }.digest
+            } catch {
+                switch error {
+                case .read(let cause): throw ArchiveError(path: cause.thing, reason: cause.reason)
+                case .consume(let cause): throw cause
+                }
             }
         }
-        return FileRecord(path: path, size: size, sha256: hasher.finalize(), layer: layer)
+        guard let digest else { throw ArchiveError(path: source, reason: "was not read") }
+        return FileRecord(path: path, size: size, sha256: digest, layer: layer)
     }
 }

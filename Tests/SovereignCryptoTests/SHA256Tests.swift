@@ -79,6 +79,30 @@ import SovereignTestSupport
         for (i, size) in sizes.enumerated() { #expect(ours[paths[i]]?.1 == Int64(size)) }
     }
 
+    /// The background hash equals a sequential one, and the consumer sees
+    /// every byte in order, at sizes around the two-buffer chunk boundaries.
+    @Test func hashingAsideMatchesSequentialHashing() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let chunk = FileHashing.chunkSize
+        var generator = SeededBytes(seed: 9)
+        for size in [0, 1, chunk - 1, chunk, chunk + 1, 2 * chunk, 3 * chunk + 5] {
+            let bytes = generator.bytes(size)
+            let path = directory.file("f\(size)")
+            #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
+            var seen = SHA256()
+            var count = 0
+            let result = try FileHashing.streamHashingAside(path) { (part: UnsafeRawBufferPointer) throws(CryptoError) in
+                seen.update(part)
+                count += part.count
+            }
+            #expect(result.digest == SHA256.hash(bytes), "size \(size)")
+            #expect(result.size == Int64(size))
+            #expect(seen.finalize() == result.digest)
+            #expect(count == size)
+        }
+    }
+
     @Test func missingFileIsASystemError() {
         #expect(throws: CryptoError.self) { try FileHashing.sha256(ofFile: "/nonexistent/file") }
         do {
