@@ -22,12 +22,19 @@ public final class DeterministicTarWriter {
     private let mtime: Int64
     private let label: String
     private var lastPath: String?
+    private let requiresSortedPaths: Bool
+    private var seenPaths: Set<String> = []
     private var finished = false
 
     /// - Parameters:
     ///   - label: names the archive in errors (e.g. the layer).
     ///   - mtime: every entry's modification time (SOURCE_DATE_EPOCH).
-    public init(label: String, mtime: Int64, sink: @escaping Sink) throws(ArchiveError) {
+    ///   - requiresSortedPaths: refuse entries out of byte order (the default);
+    ///     pass false for a caller that fixes its own deterministic order (an
+    ///     OCI archive lists its index before its blobs), and duplicates are
+    ///     still refused.
+    public init(label: String, mtime: Int64, requiresSortedPaths: Bool = true, sink: @escaping Sink) throws(ArchiveError) {
+        self.requiresSortedPaths = requiresSortedPaths
         guard let archive = archive_write_new() else { throw ArchiveError(path: label, reason: "libarchive: out of memory") }
         self.archive = archive
         self.label = label
@@ -109,10 +116,14 @@ public final class DeterministicTarWriter {
     /// `type` is the st_mode file-type bits (0o100000 regular, 0o040000 directory).
     private func writeHeader(path: String, type: Int32, mode: UInt32, size: Int64) throws(ArchiveError) {
         precondition(!finished, "entry added after finish()")
-        if let last = lastPath, !(last.utf8.lexicographicallyPrecedes(path.utf8)) {
-            throw ArchiveError(path: "\(label): \(path)", reason: "entries must be added in strictly increasing path order (after '\(last)')")
+        if requiresSortedPaths {
+            if let last = lastPath, !(last.utf8.lexicographicallyPrecedes(path.utf8)) {
+                throw ArchiveError(path: "\(label): \(path)", reason: "entries must be added in strictly increasing path order (after '\(last)')")
+            }
+            lastPath = path
+        } else if !seenPaths.insert(path).inserted {
+            throw ArchiveError(path: "\(label): \(path)", reason: "is added twice")
         }
-        lastPath = path
         guard let entry = archive_entry_new() else { throw ArchiveError(path: label, reason: "libarchive: out of memory") }
         defer { archive_entry_free(entry) }
         archive_entry_set_pathname_utf8(entry, path)

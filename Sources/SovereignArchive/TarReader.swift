@@ -70,7 +70,64 @@ public struct TarReader {
         }
     }
 
-    private static func message(_ archive: OpaquePointer) -> String {
+    /// An entry's bytes, read in chunks as they come (for blobs too large to hold).
+    public struct Chunks {
+        fileprivate let archive: OpaquePointer
+        fileprivate let label: String
+        fileprivate let size: Int64
+
+        /// Calls `body` with each chunk; returns the bytes read. Fails if
+        /// the archive holds fewer bytes than the entry's header says.
+        public func forEach(_ body: (UnsafeRawBufferPointer) -> Void) throws(ArchiveError) -> Int64 {
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
+            defer { buffer.deallocate() }
+            var total: Int64 = 0
+            while true {
+                let n = archive_read_data(archive, buffer.baseAddress, buffer.count)
+                if n == 0 { break }
+                guard n > 0 else { throw ArchiveError(path: label, reason: TarReader.message(archive)) }
+                body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+                total += Int64(n)
+            }
+            guard total == size else { throw ArchiveError(path: label, reason: "truncated: \(total) of \(size) bytes") }
+            return total
+        }
+
+        /// All the bytes, if the entry is at most `limit` bytes.
+        public func collect(limit: Int) throws(ArchiveError) -> [UInt8] {
+            guard size <= Int64(limit) else { throw ArchiveError(path: label, reason: "is \(size) bytes, more than the \(limit) allowed") }
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(Int(size))
+            _ = try forEach { bytes.append(contentsOf: $0) }
+            return bytes
+        }
+    }
+
+    /// Calls `visit` for each entry with a chunked reader of its bytes.
+    public static func forEachEntryStreaming(
+        inFile path: String, _ visit: (Entry, Chunks) throws(ArchiveError) -> Void
+    ) throws(ArchiveError) {
+        guard let archive = archive_read_new() else { throw ArchiveError(path: path, reason: "libarchive: out of memory") }
+        defer { archive_read_free(archive) }
+        archive_read_support_format_tar(archive)
+        guard archive_read_open_filename(archive, path, 1 << 20) == ARCHIVE_OK else { throw ArchiveError(path: path, reason: message(archive)) }
+        var entry: OpaquePointer?
+        while true {
+            let status = archive_read_next_header(archive, &entry)
+            if status == ARCHIVE_EOF { break }
+            guard status == ARCHIVE_OK || status == ARCHIVE_WARN, let entry else { throw ArchiveError(path: path, reason: message(archive)) }
+            let name = archive_entry_pathname_utf8(entry).map { String(cString: $0) } ?? ""
+            let type = archive_entry_filetype(entry) & 0o170000
+            guard type == 0o100000 || type == 0o040000 else {
+                throw ArchiveError(path: "\(path): \(name)", reason: "is not a regular file or directory")
+            }
+            let size = archive_entry_size(entry)
+            try visit(Entry(path: name, size: size, isDirectory: type == 0o040000),
+                      Chunks(archive: archive, label: "\(path): \(name)", size: size))
+        }
+    }
+
+    fileprivate static func message(_ archive: OpaquePointer) -> String {
         archive_error_string(archive).map { String(cString: $0) } ?? "libarchive error \(archive_errno(archive))"
     }
 }

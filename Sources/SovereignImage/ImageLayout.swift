@@ -29,6 +29,14 @@ public enum ImageLayout {
     /// The OpenSSF model-signing bundle over the `sovereign/` tree.
     public static let modelSignatureFile = "model.sig"
 
+    /// The kind in a referrer's ref name (`<version>.<kind>`), by predicate type.
+    public static func referrerKind(forPredicateType type: String?) -> String? {
+        if type == modelSigningPredicateType { return "model-signing" }
+        return exports.first { $0.predicateType == type }?.kind
+    }
+
+    static let modelSigningPredicateType = "https://model_signing/signature/v1.0"
+
     public static func exportName(forPredicateType type: String?) -> String? {
         exports.first { $0.predicateType == type }?.file
     }
