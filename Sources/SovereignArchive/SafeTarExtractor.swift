@@ -1,0 +1,367 @@
+internal import CArchive
+import Glibc
+import SovereignSystem
+import SovereignCrypto
+
+/// One file of a signed image tree: where it goes, how big it is, its digest.
+public struct SignedFile: Sendable, Equatable {
+    /// Relative to the extraction root, e.g. "sovereign/model/x.gguf".
+    public let path: String
+    public let size: Int64
+    public let sha256: SHA256Digest
+
+    public init(path: String, size: Int64, sha256: SHA256Digest) {
+        self.path = path
+        self.size = size
+        self.sha256 = sha256
+    }
+}
+
+/// Unpacks uncompressed tar layers into a fresh directory, trusting no
+/// byte of them, so that afterwards the directory holds exactly the signed
+/// file list: every listed file once, with its signed size and SHA-256, in
+/// directories that signed files need, and nothing else.
+///
+/// Refused, with the layer, the entry and the reason: absolute names, `..`,
+/// `.` and empty components, names that are not UTF-8 or hold control
+/// characters; symlinks, hard links, devices, FIFOs, sockets, sparse files;
+/// setuid, setgid and sticky bits; a file twice (within or across layers);
+/// a file the list does not have, or with another size (checked at its
+/// header, before a byte of it is read, so a header claiming terabytes
+/// stops at once) or another digest; a directory where the list has a
+/// file, a file where it needs a directory, a directory no signed file is
+/// under. Pax and GNU long-name records are applied by libarchive before
+/// any of these checks, so they cannot rename an entry past them.
+///
+/// Writing never leaves the root: every directory is made with `mkdirat`
+/// and opened with `O_NOFOLLOW | O_DIRECTORY` relative to its parent's
+/// descriptor, every file created with `openat(…, O_CREAT | O_EXCL |
+/// O_NOFOLLOW)`, modes set with `fchmod` (0644, or 0755 if the entry had
+/// any execute bit; directories 0755), never through a path, so even a
+/// symlink planted in the root by a race is not followed.
+///
+/// On any error the extractor stops and refuses further calls. It does
+/// not clean up: `root` must be a fresh, empty directory of the caller's
+/// (an installer's `R/store/.partial-*`), which the caller removes on
+/// failure and renames into place only after `finish()` succeeds. A file
+/// that fails part-way (short, damaged, wrong digest) is unlinked before
+/// the error is thrown, so no unchecked bytes sit under a signed name.
+public final class SafeTarExtractor {
+    private let root: String
+    private let rootDescriptor: Int32
+    /// The signed list, in the caller's order, and by path.
+    private let expected: [(path: SafeTarPath, file: SignedFile)]
+    private let signed: [SafeTarPath: SignedFile]
+    /// Every ancestor directory of a signed file: the only directories allowed.
+    private let neededDirectories: Set<SafeTarPath>
+    /// Files written so far, with the layer each came from.
+    private var extracted: [SafeTarPath: String] = [:]
+    /// Directories this extractor made, in order (parents first).
+    private var createdDirectories: [SafeTarPath] = []
+    /// The first error; once set, every call fails.
+    private var failure: ArchiveError?
+    private var finished = false
+
+    /// - Parameters:
+    ///   - root: an existing, empty directory (a fresh `.partial-*`, removed by the caller on failure).
+    ///   - expected: the signed file list, paths relative to `root`.
+    public init(root: String, expected: [SignedFile]) throws(ArchiveError) {
+        var list: [(path: SafeTarPath, file: SignedFile)] = []
+        var byPath: [SafeTarPath: SignedFile] = [:]
+        var directories = Set<SafeTarPath>()
+        for file in expected {
+            let place = "signed file list: \(SafeTarPath.display(Array(file.path.utf8)))"
+            let path: SafeTarPath
+            switch SafeTarPath.parse(Array(file.path.utf8), as: .canonical) {
+            case .success(let parsed): path = parsed
+            case .failure(let refusal): throw ArchiveError(path: place, reason: refusal.reason)
+            }
+            guard file.size >= 0 else { throw ArchiveError(path: place, reason: "has a negative size (\(file.size))") }
+            guard byPath.updateValue(file, forKey: path) == nil else {
+                throw ArchiveError(path: place, reason: "appears more than once")
+            }
+            list.append((path, file))
+            directories.formUnion(path.ancestors)
+        }
+        if let clash = list.first(where: { directories.contains($0.path) }) {
+            throw ArchiveError(path: "signed file list: \(clash.file.path)", reason: "is listed as a file but other signed files are under it")
+        }
+        let descriptor = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard descriptor >= 0 else { throw ArchiveError(SystemError(path: root, operation: "open", errno: errno)) }
+        self.root = root
+        rootDescriptor = descriptor
+        self.expected = list
+        signed = byPath
+        neededDirectories = directories
+        do throws(ArchiveError) {
+            guard try SafeTarDirectory.isEmpty(descriptor, path: root) else {
+                throw ArchiveError(path: root, reason: "is not empty; extraction needs a fresh directory")
+            }
+        } catch {
+            _ = close(descriptor)
+            throw error
+        }
+    }
+
+    deinit {
+        // Not retried on EINTR: the descriptor is gone either way on Linux.
+        _ = close(rootDescriptor)
+    }
+
+    /// Extracts one layer from a tar file on disk, reading it once; returns
+    /// the SHA-256 and size of the layer file's bytes, computed on a second
+    /// core while extracting (the caller compares them with the signed
+    /// layer descriptor, and must not use the root if they differ).
+    /// - Parameter label: names the layer in errors.
+    public func extractLayer(fromFile path: String, label: String) throws(ArchiveError) -> (digest: SHA256Digest, size: Int64) {
+        try checkUsable(label)
+        do {
+            return try extract(path, label: label)
+        } catch {
+            failure = error
+            throw error
+        }
+    }
+
+    /// After all layers: checks that every signed file was extracted (each
+    /// exactly once, with its size and digest, which extraction checked),
+    /// then fsyncs every file, every directory made, and the root.
+    public func finish() throws(ArchiveError) {
+        try checkUsable(root)
+        do {
+            try verifyAndSync()
+            finished = true
+        } catch {
+            failure = error
+            throw error
+        }
+    }
+
+    // MARK: - Layers
+
+    private func checkUsable(_ label: String) throws(ArchiveError) {
+        if let failure {
+            throw ArchiveError(path: label, reason: "extraction already failed (\(failure)); start again in a fresh root")
+        }
+        guard !finished else { throw ArchiveError(path: label, reason: "extraction is already finished") }
+    }
+
+    private func extract(_ path: String, label: String) throws(ArchiveError) -> (digest: SHA256Digest, size: Int64) {
+        let descriptor: FileDescriptor
+        do { descriptor = try FileDescriptor.openForReading(path) } catch { throw ArchiveError(error) }
+        defer { descriptor.closeIgnoringErrors() }
+        let source = SafeTarLayerSource(descriptor)
+        // withExtendedLifetime: libarchive holds the source unretained.
+        return try withExtendedLifetime(source) { () throws(ArchiveError) in
+            guard let archive = archive_read_new() else { throw ArchiveError(path: label, reason: "libarchive: out of memory") }
+            defer { archive_read_free(archive) }
+            // Tar only: no compression filters, no other formats.
+            archive_read_support_format_tar(archive)
+            guard archive_read_open(archive, Unmanaged.passUnretained(source).toOpaque(), nil, safeTarRead, nil) == ARCHIVE_OK else {
+                throw libarchiveFailure(archive, source, at: label)
+            }
+            var entry: OpaquePointer?
+            while true {
+                let status = archive_read_next_header(archive, &entry)
+                if status == ARCHIVE_EOF { break }
+                guard let entry, status == ARCHIVE_OK || (status == ARCHIVE_WARN && Self.isCharsetWarning(archive)) else {
+                    let name = entry.flatMap(Self.rawName).map(SafeTarPath.display)
+                    throw libarchiveFailure(archive, source, at: name.map { "\(label): \($0)" } ?? label)
+                }
+                try extractEntry(entry, from: archive, source: source, label: label)
+            }
+            do throws(SystemError) { try source.drain() } catch { throw ArchiveError(error) }
+            return source.digest()
+        }
+    }
+
+    /// libarchive warns when a pax UTF-8 name cannot be converted to the
+    /// process's locale (the C locale, in a process that never called
+    /// setlocale) and then keeps the name's raw bytes, which this
+    /// extractor checks as UTF-8 itself. Every other warning is refused.
+    private static func isCharsetWarning(_ archive: OpaquePointer) -> Bool {
+        guard let text = archive_error_string(archive) else { return false }
+        return String(cString: text).contains("can't be converted from UTF-8 to current locale")
+    }
+
+    /// The entry's name as stored, undecoded: libarchive's multibyte form
+    /// (the header's bytes, or a pax UTF-8 name), else its UTF-8 form.
+    private static func rawName(_ entry: OpaquePointer) -> [UInt8]? {
+        guard let name = archive_entry_pathname(entry) ?? archive_entry_pathname_utf8(entry) else { return nil }
+        return Array(UnsafeBufferPointer(start: name, count: strlen(name)).map { UInt8(bitPattern: $0) })
+    }
+
+    private func extractEntry(_ entry: OpaquePointer, from archive: OpaquePointer, source: SafeTarLayerSource,
+                              label: String) throws(ArchiveError) {
+        guard let raw = Self.rawName(entry) else {
+            throw ArchiveError(path: label, reason: "an entry's name cannot be read (libarchive has no name for it)")
+        }
+        let place = raw.isEmpty ? "\(label): (an entry with an empty name)" : "\(label): \(SafeTarPath.display(raw))"
+        func refuse(_ reason: String) -> ArchiveError { ArchiveError(path: place, reason: reason) }
+
+        let type = archive_entry_filetype(entry) & 0o170000
+        let isDirectory = type == 0o040000
+        let path: SafeTarPath
+        switch SafeTarPath.parse(raw, as: .archiveEntry(isDirectory: isDirectory)) {
+        case .success(let parsed): path = parsed
+        case .failure(let refusal): throw refuse(refusal.reason)
+        }
+
+        // Links first: libarchive gives a hard link the type of its target.
+        let only = "only regular files and directories may be extracted"
+        if let target = archive_entry_hardlink(entry) {
+            throw refuse("is a hard link (to '\(Self.display(target))'); \(only)")
+        }
+        if let target = archive_entry_symlink(entry) {
+            throw refuse("is a symbolic link (to '\(Self.display(target))'); \(only)")
+        }
+        switch type {
+        case 0o100000, 0o040000: break
+        case 0o120000: throw refuse("is a symbolic link; \(only)")
+        case 0o020000: throw refuse("is a character device; \(only)")
+        case 0o060000: throw refuse("is a block device; \(only)")
+        case 0o010000: throw refuse("is a FIFO; \(only)")
+        case 0o140000: throw refuse("is a socket; \(only)")
+        default: throw refuse("has an unknown file type (0o\(String(type, radix: 8))); \(only)")
+        }
+        let mode = UInt32(archive_entry_mode(entry)) & 0o7777
+        let octal = "mode 0" + String(mode, radix: 8)
+        if mode & 0o4000 != 0 { throw refuse("has the setuid bit (\(octal)); refusing it") }
+        if mode & 0o2000 != 0 { throw refuse("has the setgid bit (\(octal)); refusing it") }
+        if mode & 0o1000 != 0 { throw refuse("has the sticky bit (\(octal)); refusing it") }
+        if archive_entry_sparse_count(entry) > 0 {
+            throw refuse("is a sparse file (holes not stored in the archive); \(only)")
+        }
+
+        if isDirectory {
+            if signed[path] != nil { throw refuse("is a directory, the signed image lists a file there") }
+            guard neededDirectories.contains(path) else {
+                throw refuse("is a directory, but no signed file is under it")
+            }
+            let descriptor = try SafeTarDirectory.open(path.components[...], under: rootDescriptor, creating: true, at: place) {
+                createdDirectories.append(SafeTarPath(components: Array($0)))
+            }
+            SafeTarDirectory.close(descriptor, root: rootDescriptor)
+            return
+        }
+
+        if neededDirectories.contains(path) {
+            throw refuse("is a file where a directory is needed (signed files lie under it)")
+        }
+        guard let expectedFile = signed[path] else { throw refuse("is not in the signed file list") }
+        if let earlier = extracted[path] {
+            throw refuse("appears more than once (already extracted from \(earlier))")
+        }
+        // Checked at the header, before reading a byte: no tar bombs.
+        let size = archive_entry_size(entry)
+        guard archive_entry_size_is_set(entry) != 0, size == expectedFile.size else {
+            throw refuse("is \(size) bytes in the archive, the signed image lists \(expectedFile.size)")
+        }
+        let executable = mode & 0o111 != 0
+        try writeFile(path, expectedFile, mode: executable ? 0o755 : 0o644, from: archive, source: source, at: place)
+        extracted[path] = label
+    }
+
+    /// Creates the file and copies the entry's bytes in, hashing them on
+    /// the way; never more than the signed size.
+    private func writeFile(_ path: SafeTarPath, _ expectedFile: SignedFile, mode: mode_t,
+                           from archive: OpaquePointer, source: SafeTarLayerSource, at place: String) throws(ArchiveError) {
+        let parent = try SafeTarDirectory.open(path.parentComponents, under: rootDescriptor, creating: true, at: place) {
+            createdDirectories.append(SafeTarPath(components: Array($0)))
+        }
+        defer { SafeTarDirectory.close(parent, root: rootDescriptor) }
+        let file = try SafeTarDirectory.createFile(path.name, in: parent, mode: mode, at: place)
+        var complete = false
+        defer {
+            if !complete {
+                file.closeIgnoringErrors()
+                // Take partial or wrong bytes away from the signed name before reporting.
+                _ = unlinkat(parent, path.name, 0)
+            }
+        }
+
+        var hasher = SHA256()
+        var written: Int64 = 0
+        while true {
+            var block: UnsafeRawPointer?
+            var count = 0
+            var offset: la_int64_t = 0
+            let status = archive_read_data_block(archive, &block, &count, &offset)
+            if status == ARCHIVE_EOF { break }
+            guard status == ARCHIVE_OK else {
+                if let error = source.error { throw ArchiveError(path: place, reason: "reading the layer: \(error.description)") }
+                let message = Self.libarchiveMessage(archive)
+                let damage = message.lowercased().contains("truncated") ? "is truncated" : "is damaged"
+                throw ArchiveError(path: place, reason: "\(damage) after \(written) of its \(expectedFile.size) bytes (libarchive: \(message))")
+            }
+            guard offset == written else {
+                throw ArchiveError(path: place, reason: "has a hole at byte \(written) (a sparse entry); refusing it")
+            }
+            guard count <= expectedFile.size - written else {
+                throw ArchiveError(path: place, reason: "has more than the \(expectedFile.size) bytes the signed image lists")
+            }
+            guard count > 0, let block else { continue }
+            let bytes = UnsafeRawBufferPointer(start: block, count: count)
+            hasher.update(bytes)
+            do { try file.writeAll(bytes) } catch { throw ArchiveError(error) }
+            written += Int64(count)
+        }
+        guard written == expectedFile.size else {
+            throw ArchiveError(path: place, reason: "is truncated: \(written) bytes in the archive, the signed image lists \(expectedFile.size)")
+        }
+        let digest = hasher.finalize()
+        guard digest == expectedFile.sha256 else {
+            throw ArchiveError(path: place, reason: "sha256 is \(digest.hex), the signed image lists \(expectedFile.sha256.hex)")
+        }
+        do throws(SystemError) { try file.close() } catch {
+            complete = true  // closed, if with an error; still unlink below
+            _ = unlinkat(parent, path.name, 0)
+            throw ArchiveError(error)
+        }
+        complete = true
+    }
+
+    /// The error for a libarchive failure: a read error from the source if
+    /// there was one, else libarchive's own message.
+    private func libarchiveFailure(_ archive: OpaquePointer, _ source: SafeTarLayerSource, at place: String) -> ArchiveError {
+        if let error = source.error { return ArchiveError(path: place, reason: "reading the layer: \(error.description)") }
+        let message = Self.libarchiveMessage(archive)
+        if message.lowercased().contains("truncated") {
+            return ArchiveError(path: place, reason: "the archive is truncated (libarchive: \(message))")
+        }
+        return ArchiveError(path: place, reason: "libarchive: \(message)")
+    }
+
+    private static func libarchiveMessage(_ archive: OpaquePointer) -> String {
+        archive_error_string(archive).map { String(cString: $0) } ?? "error \(archive_errno(archive))"
+    }
+
+    private static func display(_ name: UnsafePointer<CChar>) -> String {
+        SafeTarPath.display(Array(UnsafeBufferPointer(start: name, count: strlen(name)).map { UInt8(bitPattern: $0) }))
+    }
+
+    // MARK: - Finish
+
+    private func verifyAndSync() throws(ArchiveError) {
+        let missing = expected.filter { extracted[$0.path] == nil }
+        if let first = missing.first {
+            let more = missing.count > 1 ? " (and \(missing.count - 1) more signed files are missing)" : ""
+            throw ArchiveError(path: first.file.path, reason: "is in the signed file list but in no layer\(more)")
+        }
+        for (path, expectedFile) in expected {
+            let place = "\(root): \(path.string)"
+            let parent = try SafeTarDirectory.open(path.parentComponents, under: rootDescriptor, creating: false, at: place) { _ in }
+            defer { SafeTarDirectory.close(parent, root: rootDescriptor) }
+            try SafeTarDirectory.syncFile(path.name, in: parent, expectedSize: expectedFile.size, at: place)
+        }
+        // Children before parents, so each directory's entries are durable
+        // before the entry naming it is.
+        for path in createdDirectories.reversed() {
+            let place = "\(root): \(path.string)"
+            let descriptor = try SafeTarDirectory.open(path.components[...], under: rootDescriptor, creating: false, at: place) { _ in }
+            defer { SafeTarDirectory.close(descriptor, root: rootDescriptor) }
+            try SafeTarDirectory.sync(descriptor, at: place)
+        }
+        try SafeTarDirectory.sync(rootDescriptor, at: root)
+    }
+}
