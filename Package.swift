@@ -27,7 +27,9 @@ let package = Package(
         .target(name: "SovereignPolicy", dependencies: ["SovereignSystem", "SovereignFormats"]),
         .target(name: "SovereignArchive", dependencies: ["SovereignSystem", "SovereignCrypto", "CArchive"]),
         .target(name: "SovereignImage", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignArchive", "SovereignPolicy"]),
-        .target(name: "SovereignCLI", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignImage", "SovereignInference"]),
+        .target(name: "SovereignTrust", dependencies: ["SovereignCrypto", "SovereignFormats"]),
+        .target(name: "SovereignInstall", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignArchive", "SovereignImage", "SovereignTrust"]),
+        .target(name: "SovereignCLI", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignImage", "SovereignTrust", "SovereignInstall", "SovereignInference"]),
         .target(name: "SovereignInference"),
         .executableTarget(name: "sovereign", dependencies: ["SovereignCLI"]),
 
@@ -37,6 +39,7 @@ let package = Package(
         .testTarget(name: "SovereignFormatsTests", dependencies: ["SovereignFormats", "SovereignTestSupport"]),
         .testTarget(name: "SovereignArchiveTests", dependencies: ["SovereignArchive", "SovereignCrypto", "SovereignTestSupport"]),
         .testTarget(name: "SovereignPolicyTests", dependencies: ["SovereignPolicy", "SovereignFormats", "SovereignTestSupport"]),
+        .testTarget(name: "SovereignTrustTests", dependencies: ["SovereignTrust", "SovereignCrypto", "SovereignFormats"]),
         .testTarget(name: "SovereignCLITests", dependencies: ["SovereignCLI", "sovereign", "SovereignTestSupport"]),
         .testTarget(name: "SovereignInferenceTests", dependencies: ["SovereignInference"]),
     ],

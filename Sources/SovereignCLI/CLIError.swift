@@ -2,6 +2,8 @@ import SovereignSystem
 import SovereignCrypto
 import SovereignFormats
 import SovereignImage
+import SovereignTrust
+import SovereignInstall
 
 /// What ends a command unsuccessfully.
 enum CLIError: Error {
@@ -21,6 +23,8 @@ extension CLIError {
         case let error as SystemError: return .failure(thing: error.path, reason: error.reason)
         case let error as FileSystemError: return .failure(thing: error.path, reason: error.reason)
         case let error as ImageError: return .failure(thing: error.thing, reason: error.reason)
+        case let error as TrustError: return .failure(thing: error.source, reason: error.reason)
+        case let error as InstallError: return .failure(thing: error.thing, reason: error.reason)
         default: return .failure(thing: "sovereign", reason: "\(error)")
         }
     }

@@ -22,6 +22,12 @@ public enum Sovereign {
             BuildCommand.spec,
             ImageCommands.inspect,
             ImageCommands.sign,
+            PolicyCommands.spec,
+            InstallCommands.verify,
+            InstallCommands.install,
+            InstallCommands.status,
+            InstallCommands.rollback,
+            InstallCommands.gc,
         ]
     )
 

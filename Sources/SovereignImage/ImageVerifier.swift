@@ -38,12 +38,15 @@ public enum ImageVerifier {
     /// Blobs up to this size are kept in memory; layers stream.
     static let smallBlobLimit = 16 << 20
 
-    /// - Parameter deferLayers: leave the image's layer blobs unread (an
-    ///   installer hashes them while extracting, so they are read once);
-    ///   their presence and size are still checked.
-    public static func verify(_ path: String, deferLayers: Bool = false,
+    /// - Parameter deferLayers: leave the image's large layer blobs unread
+    ///   (an installer hashes them while extracting, so they are read once);
+    ///   their presence and size are still checked. Small layers (the index
+    ///   layer with image.json) are read as usual.
+    ///   - label: names the image in errors (default: `path`), for callers
+    ///     that verify a copy (an installer's scratch unpacking of an archive).
+    public static func verify(_ path: String, label: String? = nil, deferLayers: Bool = false,
                               progress: ((Int64) -> Void)? = nil) throws(ImageError) -> VerifiedImage {
-        var reading = BlobReading(source: path, progress: progress)
+        var reading = BlobReading(source: label ?? path, progress: progress)
         if FileSystem.isDirectory(path) {
             try reading.readDirectory(path, deferLayers: deferLayers)
         } else {
@@ -87,7 +90,7 @@ struct BlobReading {
             pending.append(manifest.config)
             let isImage = manifest.subject == nil
             for layer in manifest.layers {
-                if isImage && deferLayers {
+                if isImage && deferLayers && layer.size > Int64(ImageVerifier.smallBlobLimit) {
                     try checkPresent(layer, in: directory)
                 } else {
                     pending.append(layer)

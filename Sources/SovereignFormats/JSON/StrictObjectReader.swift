@@ -135,6 +135,13 @@ public struct StrictObjectReader {
         return readers
     }
 
+    /// Every member, sorted by key, all marked as read: for objects whose
+    /// keys are data (digests, names) rather than field names.
+    public mutating func allMembers() -> [(key: String, value: JSONValue)] {
+        consumed.formUnion(members.keys)
+        return members.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.map { ($0.key, $0.value) }
+    }
+
     /// Fails if the object has a field nobody asked for.
     public func finish() throws(FormatsError) {
         if let unknown = members.keys.sorted().first(where: { !consumed.contains($0) }) {

@@ -1,0 +1,76 @@
+import Foundation
+import Glibc
+import SovereignSystem
+import SovereignFormats
+
+/// What a root holds, for `sovereign status`.
+public struct RootStatus: Sendable {
+    public struct Entry: Sendable {
+        public let digest: String
+        public let image: InstallState.Image?
+    }
+    public let current: Entry?
+    public let previous: Entry?
+    public let highestSequence: Int64?
+    public let stored: [String]
+    public let history: [InstallState.Event]
+}
+
+/// Rollback, garbage collection and status of an appliance root.
+public enum RootMaintenance {
+    public static func status(_ root: InstallRoot) throws(InstallError) -> RootStatus {
+        guard FileSystem.isDirectory(root.path) else { throw InstallError(root.path, "no such appliance root") }
+        let state = try root.readState()
+        func entry(_ link: String) -> RootStatus.Entry? {
+            root.target(of: link).map { RootStatus.Entry(digest: "sha256:" + $0, image: state.images["sha256:" + $0]) }
+        }
+        let stored = ((try? FileManager.default.contentsOfDirectory(atPath: root.store)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+        return RootStatus(current: entry("current"), previous: entry("previous"), highestSequence: state.highestSequence,
+                          stored: stored.map { "sha256:" + $0 }, history: state.history)
+    }
+
+    /// Makes `previous` current again (and the current one previous). The
+    /// anti-rollback mark stays where it is: rolling back is an operator's
+    /// deliberate act, recorded in the history, not a way to lower the floor.
+    public static func rollback(_ root: InstallRoot, now: Int64, wait: Bool = true) throws(InstallError) -> (from: String, to: String) {
+        guard FileSystem.isDirectory(root.path) else { throw InstallError(root.path, "no such appliance root") }
+        let lock = try root.lock(wait: wait)
+        defer { lock.release() }
+        CrashPoint.locked.reached()
+        root.removeLeftovers()
+        var state = try root.readState()
+        guard let current = root.target(of: "current") else { throw InstallError(root.path + "/current", "nothing is installed") }
+        guard let previous = root.target(of: "previous"), previous != current else {
+            throw InstallError(root.path + "/previous", "there is no previous image to roll back to")
+        }
+        guard FileSystem.isDirectory(root.store + "/" + previous) else {
+            throw InstallError(root.store + "/" + previous, "the previous image is no longer stored")
+        }
+        state.history.append(InstallState.Event(action: "rollback", digest: "sha256:" + previous,
+                                                sequence: state.images["sha256:" + previous]?.sequence ?? -1, time: Timestamp.format(now)))
+        try root.writeState(state)
+        CrashPoint.stateWritten.reached()
+        try root.point("previous", at: current)
+        CrashPoint.previousSwapped.reached()
+        try root.point("current", at: previous)
+        CrashPoint.currentSwapped.reached()
+        return ("sha256:" + current, "sha256:" + previous)
+    }
+
+    /// Removes stored images other than current and previous, and leftovers.
+    public static func collectGarbage(_ root: InstallRoot, wait: Bool = true) throws(InstallError) -> [String] {
+        guard FileSystem.isDirectory(root.path) else { throw InstallError(root.path, "no such appliance root") }
+        let lock = try root.lock(wait: wait)
+        defer { lock.release() }
+        root.removeLeftovers()
+        let keep = Set([root.target(of: "current"), root.target(of: "previous")].compactMap { $0 })
+        var removed: [String] = []
+        for name in ((try? FileManager.default.contentsOfDirectory(atPath: root.store)) ?? []).sorted()
+        where !name.hasPrefix(".") && !keep.contains(name) {
+            InstallRoot.removeTree(root.store + "/" + name)
+            removed.append("sha256:" + name)
+        }
+        do { try FileSystem.syncDirectory(root.store) } catch { throw InstallError.from(error) }
+        return removed
+    }
+}

@@ -1,0 +1,78 @@
+import SovereignCrypto
+import SovereignFormats
+
+/// What a verifier collected from an image, every digest already checked
+/// by the caller (blob against descriptor, annotations read from the
+/// verified manifest). Evaluation decides whether to trust it.
+public struct ImageEvidence: Sendable {
+    /// The image manifest's digest: what every attestation must be about.
+    public var manifestDigest: SHA256Digest
+    /// The manifest's `dev.sovereign.sequence` annotation.
+    public var sequence: Int64
+    /// The manifest's `dev.sovereign.model.sha256` annotation.
+    public var modelDigest: SHA256Digest
+    /// The DSSE envelopes found among the manifest's referrers.
+    public var attestations: [Attestation]
+
+    public init(manifestDigest: SHA256Digest, sequence: Int64, modelDigest: SHA256Digest, attestations: [Attestation]) {
+        self.manifestDigest = manifestDigest
+        self.sequence = sequence
+        self.modelDigest = modelDigest
+        self.attestations = attestations
+    }
+}
+
+extension ImageEvidence {
+    /// One DSSE envelope carried by an image, with the in-toto statement
+    /// inside it when its payload is one.
+    public struct Attestation: Sendable {
+        public var envelope: DSSEEnvelope
+        /// SHA-256 of the envelope's bytes as stored (the referrer's blob);
+        /// a VSA lists it among its input attestations.
+        public var envelopeDigest: SHA256Digest
+        /// Where it was found (a blob name or exported file), for reports and
+        /// the VSA; nil when there is nothing better than its position.
+        public var uri: String?
+        /// Nil when the payload is not an in-toto statement; see `statementProblem`.
+        public var statement: InTotoStatement?
+        /// Why `statement` is nil.
+        public var statementProblem: String?
+
+        /// Parses the payload as an in-toto statement; a payload that is not
+        /// one is recorded (`statementProblem`), not thrown: evaluation
+        /// refuses it with that reason.
+        public init(envelope: DSSEEnvelope, envelopeDigest: SHA256Digest, uri: String? = nil) {
+            var statement: InTotoStatement?
+            var problem: String?
+            if envelope.payloadType != DSSEEnvelope.inTotoPayloadType {
+                problem = "payloadType is '\(envelope.payloadType)', expected '\(DSSEEnvelope.inTotoPayloadType)'"
+            } else {
+                do { statement = try InTotoStatement(parsing: envelope.payload, source: "payload") } catch {
+                    problem = error.reason
+                }
+            }
+            self.init(envelope: envelope, envelopeDigest: envelopeDigest, uri: uri, statement: statement, statementProblem: problem)
+        }
+
+        /// An attestation whose statement was parsed (or refused) elsewhere.
+        public init(envelope: DSSEEnvelope, envelopeDigest: SHA256Digest, uri: String?,
+                    statement: InTotoStatement?, statementProblem: String?) {
+            self.envelope = envelope
+            self.envelopeDigest = envelopeDigest
+            self.uri = uri
+            self.statement = statement
+            self.statementProblem = statement == nil ? (statementProblem ?? "the payload was not read as an in-toto statement") : nil
+        }
+
+        /// Whether the statement names `manifest` (sha256) among its subjects.
+        public func isAbout(_ manifest: SHA256Digest) -> Bool {
+            statement?.subjects.contains { $0.digest["sha256"] == manifest.hex } ?? false
+        }
+
+        /// The sha256 digests the statement is about, `sha256:`-prefixed, for messages.
+        var subjectDigests: String {
+            let digests = statement?.subjects.compactMap { $0.digest["sha256"].map { "sha256:" + $0 } } ?? []
+            return digests.isEmpty ? "no sha256 subject" : digests.joined(separator: ", ")
+        }
+    }
+}

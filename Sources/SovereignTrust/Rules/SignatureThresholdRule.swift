@@ -1,0 +1,97 @@
+import SovereignFormats
+
+/// k of n: for each of the rule's predicate types, an attestation of that
+/// type about this image must be signed by at least `threshold` distinct
+/// keys that have `role` in the policy, are neither revoked nor expired,
+/// and whose signatures verify. Signatures by other keys do not count;
+/// the reason says why each one did not.
+///
+/// The release rule counts on the policy's required predicates; the
+/// certifier rule on verification summaries (SLSA VSA), which count only
+/// when they say PASSED.
+public struct SignatureThresholdRule: TrustRule {
+    public let role: TrustPolicy.Role
+    public let threshold: Int
+    public let predicateTypes: [String]
+
+    public var name: String { "\(role.rawValue)-threshold" }
+
+    public init(role: TrustPolicy.Role, threshold: Int, predicateTypes: [String]) {
+        self.role = role
+        self.threshold = threshold
+        self.predicateTypes = predicateTypes
+    }
+
+    /// The count for one predicate type.
+    public struct Tally: Sendable, Equatable {
+        public let predicateType: String
+        /// The attestation counted on (the best one, when several qualify);
+        /// nil when none could be counted on.
+        public let attestation: Int?
+        /// Key ids that counted, in envelope order.
+        public let counted: [String]
+        /// Why each other signature did not count.
+        public let notCounted: [String]
+        /// Why no attestation could be counted on, when `attestation` is nil.
+        public let unavailable: String?
+    }
+
+    /// Counts signatures for every predicate type.
+    public func tally(_ input: TrustRuleInput) -> [Tally] {
+        predicateTypes.map { tally(type: $0, input) }
+    }
+
+    private func tally(type: String, _ input: TrustRuleInput) -> Tally {
+        let manifest = input.evidence.manifestDigest
+        let about = input.evidence.attestations.indices.filter { index in
+            let attestation = input.evidence.attestations[index]
+            return attestation.statement?.predicateType == type && attestation.isAbout(manifest)
+        }
+        guard !about.isEmpty else {
+            return Tally(predicateType: type, attestation: nil, counted: [], notCounted: [],
+                         unavailable: "no attestation of type \(type) about this image to count signatures on")
+        }
+        let eligible = type == SLSAVerificationSummary.predicateType ? about.filter { Self.saysPassed(input.evidence.attestations[$0]) } : about
+        guard !eligible.isEmpty else {
+            return Tally(predicateType: type, attestation: nil, counted: [], notCounted: [],
+                         unavailable: "no verification summary about this image says PASSED (\(type))")
+        }
+        var best: Tally?
+        for index in eligible {
+            var counted: [String] = []
+            var notCounted: [String] = []
+            for report in input.signatures.reports[index] {
+                if let reason = report.reasonNotCounted(for: role) {
+                    notCounted.append(reason)
+                } else {
+                    counted.append(report.keyid)
+                }
+            }
+            if best == nil || counted.count > best?.counted.count ?? 0 {
+                best = Tally(predicateType: type, attestation: index, counted: counted, notCounted: notCounted, unavailable: nil)
+            }
+        }
+        return best ?? Tally(predicateType: type, attestation: nil, counted: [], notCounted: [], unavailable: "no attestation to count on")
+    }
+
+    public func evaluate(_ input: TrustRuleInput) -> PolicyEvaluationResult {
+        for tally in tally(input) {
+            if let unavailable = tally.unavailable {
+                return .failsToMeetPolicy(reason: "\(role.rawValue) signatures: \(unavailable)")
+            }
+            guard tally.counted.count < threshold else { continue }
+            var detail = "counted: " + (tally.counted.isEmpty ? "none" : tally.counted.joined(separator: ", "))
+            if !tally.notCounted.isEmpty { detail += "; not counted: " + tally.notCounted.joined(separator: ", ") }
+            return .failsToMeetPolicy(reason: "\(role.rawValue) signatures: \(tally.predicateType) is signed by \(tally.counted.count) of the required \(threshold) distinct \(role.rawValue) keys (\(detail))")
+        }
+        return .meetsPolicy
+    }
+
+    /// Whether a verification summary's result is PASSED (an unreadable
+    /// one is not).
+    static func saysPassed(_ attestation: ImageEvidence.Attestation) -> Bool {
+        guard let statement = attestation.statement,
+              let summary = try? SLSAVerificationSummary(statement: statement, source: "verification summary") else { return false }
+        return summary.verificationResult == .passed
+    }
+}
