@@ -92,7 +92,11 @@ public struct ImageInstaller {
         let destination = root.store + "/" + digest.hex
         if !FileSystem.isDirectory(destination) {
             let partial = try makePartial()
-            extracted = try extract(verified, from: layoutDirectory, into: partial)
+            do { extracted = try extract(verified, from: layoutDirectory, into: partial) } catch {
+                // Nothing half-checked stays in the root.
+                InstallRoot.removeTree(partial)
+                throw error
+            }
             CrashPoint.extracted.reached()
             InstallRoot.makeReadOnly(partial)
             do {

@@ -3,6 +3,67 @@ import Testing
 import SovereignTestSupport
 
 @Suite struct VerifyCommandTests {
+    /// --vsa-key writes a signed SLSA VSA v1 of the decision: securesystemslib
+    /// verifies the envelope, in-toto-attestation parses the predicate, and
+    /// its subject is the image manifest. A refusal writes a FAILED one.
+    @Test func writesASignedVerificationSummary() throws {
+        let appliance = try ApplianceFixture()
+        defer { appliance.remove() }
+        try appliance.build("image", sequence: 1)
+        try appliance.workspace.generateKey("verifier")
+        let verify = try appliance.workspace.run(["verify", "image", "--policy", "policy.json", "--vsa-key", "verifier.key",
+                                                  "--vsa-out", "image.vsa.dsse.json", "--passphrase-env", "SOVEREIGN_TEST_PASSPHRASE"])
+        #expect(verify.status == 0, "\(verify.stderr)")
+        let checked = try runProcess(try CLI.python, [CLI.packageRoot + "/Tests/Interop/verify_dsse.py", "image.vsa.dsse.json", "1", "verifier.pub"],
+                                     directory: appliance.path)
+        #expect(checked.status == 0, "\(checked.stdout) \(checked.stderr)")
+        let envelope = try jsonObject(String(decoding: appliance.workspace.read("image.vsa.dsse.json"), as: UTF8.self))
+        let payload = try #require(Data(base64Encoded: envelope["payload"] as? String ?? ""))
+        appliance.workspace.write("vsa.statement.json", bytes: [UInt8](payload))
+        let shape = try runProcess(try CLI.python, [CLI.packageRoot + "/Tests/Interop/check_slsa_predicate.py", "vsa", "vsa.statement.json"],
+                                   directory: appliance.path)
+        #expect(shape.status == 0, "\(shape.stdout) \(shape.stderr)")
+        let statement = try jsonObject(String(decoding: payload, as: UTF8.self))
+        #expect(statement["predicateType"] as? String == "https://slsa.dev/verification_summary/v1")
+        let subject = (statement["subject"] as? [[String: Any]])?.first?["digest"] as? [String: String]
+        #expect(subject.map { "sha256:" + ($0["sha256"] ?? "") } == (try appliance.manifestDigest("image")))
+        #expect((statement["predicate"] as? [String: Any])?["verificationResult"] as? String == "PASSED")
+
+        // Under a policy that trusts another key: exit 1, and the VSA says FAILED.
+        try appliance.workspace.generateKey("other")
+        #expect(try appliance.workspace.run(["policy", "init", "--release-key", "other.pub", "--threshold", "1", "--out", "other.json"]).status == 0)
+        let refused = try appliance.workspace.run(["verify", "image", "--policy", "other.json", "--vsa-key", "verifier.key",
+                                                   "--vsa-out", "failed.vsa.dsse.json", "--passphrase-env", "SOVEREIGN_TEST_PASSPHRASE"])
+        #expect(refused.status == 1)
+        let failed = try jsonObject(String(decoding: appliance.workspace.read("failed.vsa.dsse.json"), as: UTF8.self))
+        let failedPayload = try #require(Data(base64Encoded: failed["payload"] as? String ?? ""))
+        #expect(((try jsonObject(String(decoding: failedPayload, as: UTF8.self)))["predicate"] as? [String: Any])?["verificationResult"] as? String == "FAILED")
+    }
+
+    /// An image whose layer bytes differ from its signed digest (swapped
+    /// after signing): install refuses, naming the blob, and the root is
+    /// left exactly as it was.
+    @Test func installRefusesAnAlteredLayerAndLeavesTheRootAlone() throws {
+        let appliance = try ApplianceFixture()
+        defer { appliance.remove() }
+        try appliance.build("good", sequence: 1)
+        try appliance.build("bad", sequence: 2)
+        #expect(try appliance.install("good").status == 0)
+        let inspect = try jsonObject(try appliance.workspace.run(["inspect", "bad", "--json"]).stdout)
+        let model = try #require((inspect["layers"] as? [[String: Any]])?.first?["digest"] as? String)
+        let blob = appliance.workspace.directory.file("bad/blobs/sha256/" + model.dropFirst(7))
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: blob)))
+        bytes[bytes.count / 2] ^= 0x40
+        try Data(bytes).write(to: URL(fileURLWithPath: blob))
+        let before = FileSystemPath.tree(appliance.root)
+        let refused = try appliance.install("bad")
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("blob \(model)"), "\(refused.stderr)")
+        let after = FileSystemPath.tree(appliance.root)
+        #expect(after.files == before.files)
+        #expect(after.modes == before.modes)
+    }
+
     /// Flip one byte at a time, at positions spread over every blob,
     /// index.json and every exported envelope of a signed image: verify
     /// fails on every one, naming the blob, index.json or the envelope.
