@@ -10,7 +10,7 @@ import SovereignCrypto
 /// Deterministic: the timestamp is the image's `created`, the serial number
 /// a name-based UUID of the document's own content, and every list is
 /// sorted, so the same inputs give the same canonical bytes.
-public struct ImageBOM: Sendable, Equatable {
+public struct ImageBOM: Sendable, Equatable, InTotoPredicate {
     /// The in-toto predicate type for CycloneDX documents.
     public static let predicateType = "https://cyclonedx.org/bom"
     public static let specVersion = "1.6"
@@ -305,26 +305,7 @@ public struct ImageBOM: Sendable, Equatable {
         }
     }
 
-    /// Parses the predicate of a statement, checking its predicate type.
-    public init(statement: InTotoStatement, source: String) throws(FormatsError) {
-        guard statement.predicateType == Self.predicateType else {
-            throw FormatsError(source: source, reason: "predicateType is '\(statement.predicateType)', expected '\(Self.predicateType)'")
-        }
-        guard let predicate = statement.predicate else { throw FormatsError(source: source, reason: "missing field 'predicate'") }
-        try self.init(json: predicate, source: source)
-    }
-
-    /// Throws what `init(json:source:)` would say about `json()`: call it
-    /// before signing a value built in code.
-    public func validate(source: String = "bom") throws(FormatsError) {
-        _ = try Self(json: json(), source: source)
-    }
-
-    /// An in-toto statement about `subjects` carrying this BOM.
-    public func statement(subjects: [InTotoStatement.Subject]) throws(FormatsError) -> InTotoStatement {
-        try validate()
-        return try InTotoStatement(subjects: subjects, predicateType: Self.predicateType, predicate: json())
-    }
+    public static let defaultSource = "bom"
 
     private static func readModel(_ component: JSONObjectReader) throws(FormatsError) -> Model {
         let properties = try readProperties(component)

@@ -6,7 +6,7 @@
 /// random source. `runDetails.metadata` (invocation id, start and finish
 /// times) stays empty unless the caller supplies it, and empty optional
 /// parts are left out rather than written as `{}` or `[]`.
-public struct SLSAProvenance: Sendable, Equatable {
+public struct SLSAProvenance: Sendable, Equatable, InTotoPredicate {
     public static let predicateType = "https://slsa.dev/provenance/v1"
 
     public struct BuildDefinition: Sendable, Equatable {
@@ -140,26 +140,7 @@ public struct SLSAProvenance: Sendable, Equatable {
             byproducts: try Self.descriptors(run, "byproducts"))
     }
 
-    /// Parses the predicate of a statement, checking its predicate type.
-    public init(statement: InTotoStatement, source: String) throws(FormatsError) {
-        guard statement.predicateType == Self.predicateType else {
-            throw FormatsError(source: source, reason: "predicateType is '\(statement.predicateType)', expected '\(Self.predicateType)'")
-        }
-        guard let predicate = statement.predicate else { throw FormatsError(source: source, reason: "missing field 'predicate'") }
-        try self.init(json: predicate, source: source)
-    }
-
-    /// Throws what `init(json:source:)` would say about `json()`: call it
-    /// before signing a value built in code.
-    public func validate(source: String = "provenance") throws(FormatsError) {
-        _ = try Self(json: json(), source: source)
-    }
-
-    /// An in-toto statement about `subjects` carrying this predicate.
-    public func statement(subjects: [InTotoStatement.Subject]) throws(FormatsError) -> InTotoStatement {
-        try validate()
-        return try InTotoStatement(subjects: subjects, predicateType: Self.predicateType, predicate: json())
-    }
+    public static let defaultSource = "provenance"
 
     static func descriptors(_ reader: JSONObjectReader, _ key: String) throws(FormatsError) -> [ResourceDescriptor] {
         var descriptors: [ResourceDescriptor] = []

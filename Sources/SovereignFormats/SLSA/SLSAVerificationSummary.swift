@@ -6,7 +6,7 @@
 /// (`SOVEREIGN_CONSTRAINT_LAYER_INTACT`, `…_LOAD_BEARING`). Follows VSA 1.1,
 /// where `timeVerified` is optional and `verifier.version` exists; a
 /// reproducible verdict leaves the time out.
-public struct SLSAVerificationSummary: Sendable, Equatable {
+public struct SLSAVerificationSummary: Sendable, Equatable, InTotoPredicate {
     public static let predicateType = "https://slsa.dev/verification_summary/v1"
 
     public enum VerificationResult: String, Sendable, CaseIterable {
@@ -133,26 +133,7 @@ public struct SLSAVerificationSummary: Sendable, Equatable {
         }
     }
 
-    /// Parses the predicate of a statement, checking its predicate type.
-    public init(statement: InTotoStatement, source: String) throws(FormatsError) {
-        guard statement.predicateType == Self.predicateType else {
-            throw FormatsError(source: source, reason: "predicateType is '\(statement.predicateType)', expected '\(Self.predicateType)'")
-        }
-        guard let predicate = statement.predicate else { throw FormatsError(source: source, reason: "missing field 'predicate'") }
-        try self.init(json: predicate, source: source)
-    }
-
-    /// Throws what `init(json:source:)` would say about `json()`: call it
-    /// before signing a value built in code.
-    public func validate(source: String = "verification summary") throws(FormatsError) {
-        _ = try Self(json: json(), source: source)
-    }
-
-    /// An in-toto statement about `subjects` carrying this predicate.
-    public func statement(subjects: [InTotoStatement.Subject]) throws(FormatsError) -> InTotoStatement {
-        try validate()
-        return try InTotoStatement(subjects: subjects, predicateType: Self.predicateType, predicate: json())
-    }
+    public static let defaultSource = "verification summary"
 
     /// The spec's rules on levels: no duplicates, and at most one level per
     /// SLSA track (`SLSA_BUILD_LEVEL_2` and `SLSA_BUILD_LEVEL_3` together
