@@ -20,8 +20,9 @@ struct ImageAttestations {
     /// Writes every attestation; returns the referrer manifests' descriptors.
     func write(subject: OCIDescriptor, into layout: OCILayoutWriter, signingKeys: [Ed25519.PrivateKey],
                modelSigningKey: ECDSAP256.PrivateKey?, exports: inout [String]) throws(ImageError) -> [OCIDescriptor] {
-        let subjectDescriptor = OCIDescriptor(mediaType: subject.mediaType, digest: subject.sha256!, size: subject.size)
-        let statementSubject = InTotoStatement.Subject(name: spec.name, digest: ["sha256": subjectDescriptor.sha256!.hex])
+        guard let digest = subject.sha256 else { throw ImageError(subject.digest, "is not a sha256 digest") }
+        let subjectDescriptor = OCIDescriptor(mediaType: subject.mediaType, digest: digest, size: subject.size)
+        let statementSubject = InTotoStatement.Subject(name: spec.name, digest: ["sha256": digest.hex])
         try layout.writeBlob(Array("{}".utf8), mediaType: OCIMediaType.empty)
         try OCILayoutWriter.makeDirectory(layout.root + "/" + ImageLayout.exportsDirectory)
 

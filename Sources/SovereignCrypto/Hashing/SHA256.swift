@@ -10,6 +10,12 @@ public struct SHA256Digest: Hashable, Sendable, CustomStringConvertible, Compara
         self.bytes = bytes
     }
 
+    /// For 32 bytes a hash function just produced.
+    init(finalized bytes: [UInt8]) {
+        precondition(bytes.count == Self.byteCount)
+        self.bytes = bytes
+    }
+
     /// Parses 64 lowercase hex characters (the form every format we write uses).
     public init?(hex: String) {
         guard Hex.isLowercaseHex(hex, length: 64), let bytes = Hex.decode(hex) else { return nil }
@@ -76,7 +82,7 @@ public struct SHA256: Sendable {
         var length: UInt32 = 0
         let ok = out.withUnsafeMutableBufferPointer { EVP_DigestFinal_ex(copy.pointer, $0.baseAddress, &length) }
         precondition(ok == 1 && length == 32, "EVP_DigestFinal_ex failed")
-        return SHA256Digest(bytes: out)!
+        return SHA256Digest(finalized: out)
     }
 
     /// One-shot hash of bytes.

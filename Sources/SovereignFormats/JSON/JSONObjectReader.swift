@@ -68,8 +68,8 @@ struct JSONObjectReader {
 
     /// A required RFC 3339 UTC timestamp.
     func timestamp(_ key: String) throws(FormatsError) -> String {
-        guard has(key) else { throw fail("missing field '\(fieldPath(key))'") }
-        return try optionalTimestamp(key)!
+        guard let text = try optionalTimestamp(key) else { throw fail("missing field '\(fieldPath(key))'") }
+        return text
     }
 
     // MARK: - Numbers
