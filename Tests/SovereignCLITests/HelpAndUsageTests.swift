@@ -4,7 +4,8 @@ import SovereignTestSupport
 @Suite struct HelpAndUsageTests {
     static let commands: [[String]] = [
         [], ["key"], ["key", "generate"], ["key", "show"], ["digest"], ["sign-file"], ["verify-file"],
-        ["attest"], ["verify-envelope"],
+        ["attest"], ["verify-envelope"], ["build"], ["inspect"], ["sign"], ["policy"], ["policy", "init"],
+        ["verify"], ["install"], ["status"], ["rollback"], ["gc"],
     ]
 
     @Test(arguments: commands)
@@ -25,7 +26,8 @@ import SovereignTestSupport
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let help = try CLI.run(["--help"], in: directory.path).stdout
-        for name in ["key", "digest", "sign-file", "verify-file", "attest", "verify-envelope"] {
+        for name in ["key", "digest", "sign-file", "verify-file", "attest", "verify-envelope", "build", "inspect", "sign",
+                     "policy", "verify", "install", "status", "rollback", "gc"] {
             #expect(help.contains("\n  \(name) "), "\(name)")
         }
         #expect(help.contains("See 'sovereign help <subcommand>' for detailed help."))
@@ -45,6 +47,10 @@ import SovereignTestSupport
         (["sign-file", "f", "--key"], "Error: Missing value for '--key <key>'"),
         (["digest", "f", "--json=yes"], "Error: The flag '--json' does not take a value"),
         (["attest", "--key", "k.key", "--out", "e.json"], "Error: Give exactly one of '--statement' or '--envelope'"),
+        (["build", "spec.json", "--key", "k.key"], "Error: Missing expected argument '--out <dir>'"),
+        (["install", "image"], "Error: Missing expected argument '--policy <policy.json>'"),
+        (["verify", "image", "--policy", "p.json", "--vsa-key", "k.key"], "Error: Give '--vsa-key' and '--vsa-out' together"),
+        (["status"], "Error: Missing expected argument '--root <dir>'"),
         (["sign-file", "f", "--key", "k.key", "--passphrase-env", "A", "--passphrase-file", "B"],
          "Error: Give either '--passphrase-env' or '--passphrase-file', not both"),
     ])
