@@ -30,7 +30,11 @@ let package = Package(
         .target(name: "SovereignTrust", dependencies: ["SovereignCrypto", "SovereignFormats"]),
         .target(name: "SovereignInstall", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignArchive", "SovereignImage", "SovereignTrust"]),
         .target(name: "SovereignCLI", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignImage", "SovereignTrust", "SovereignInstall", "SovereignInference"]),
-        .target(name: "SovereignInference"),
+        // Optimised even in debug builds: unoptimised, the kernels run ~1000x
+        // slower (0.14 tok/s measured) and the model tests would take hours.
+        .target(name: "SovereignInference", swiftSettings: [.unsafeFlags(["-O"])]),
+        // Side-by-side inference benchmark driver (bench/inference/run).
+        .executableTarget(name: "InferenceBench", dependencies: ["SovereignInference"]),
         .executableTarget(name: "sovereign", dependencies: ["SovereignCLI"]),
 
         // Helpers shared by the test targets (scratch dirs, processes, seeded bytes).

@@ -4,6 +4,7 @@ import SovereignFormats
 import SovereignImage
 import SovereignTrust
 import SovereignInstall
+import SovereignInference
 
 /// What ends a command unsuccessfully.
 enum CLIError: Error {
@@ -25,6 +26,7 @@ extension CLIError {
         case let error as ImageError: return .failure(thing: error.thing, reason: error.reason)
         case let error as TrustError: return .failure(thing: error.source, reason: error.reason)
         case let error as InstallError: return .failure(thing: error.thing, reason: error.reason)
+        case let error as GGUFError: return .failure(thing: error.source, reason: error.reason)
         default: return .failure(thing: "sovereign", reason: "\(error)")
         }
     }

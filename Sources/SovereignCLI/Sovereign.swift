@@ -28,6 +28,7 @@ public enum Sovereign {
             InstallCommands.status,
             InstallCommands.rollback,
             InstallCommands.gc,
+            ModelCommands.spec,
         ]
     )
 

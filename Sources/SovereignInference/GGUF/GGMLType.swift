@@ -46,13 +46,11 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
     /// Bytes per block.
     public var bytesPerBlock: Int { layout.bytes }
 
-    /// Whether this module has kernels for the type. Others can be read and
-    /// size-checked but not computed with.
+    /// Whether this module has kernels for weights of the type (see
+    /// `KernelTraits`). Others can be read and size-checked but not
+    /// computed with. (Q8_1 is only ever an activation type, as in ggml.)
     public var isSupportedForCompute: Bool {
-        switch self {
-        case .f32, .f16, .q4_0, .q4_1, .q8_0, .q8_1: return true
-        default: return false
-        }
+        KernelTraits.of(self) != nil
     }
 
     /// ggml's name for the type (`q4_1`, `q4_K`, `f32`, …).

@@ -1,6 +1,7 @@
 /// Every failure SovereignInference reports about a model file: the GGUF
 /// container, the metadata it carries (hyper-parameters, vocabulary, chat
-/// template) and the tensors it describes. Each case names the file (`source`)
+/// template), the tensors it describes, and the inputs a run of it is given
+/// (token ids, context length). Each case names the file (`source`)
 /// and says what is wrong, expected against actual where there is one, so the
 /// CLI can print `sovereign: <file>: <reason>` once.
 ///
@@ -40,6 +41,12 @@ public enum GGUFError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidVocabulary(source: String, reason: String)
     /// `tokenizer.chat_template` is of a family we do not render.
     case unsupportedChatTemplate(source: String, reason: String)
+    /// A token id outside the model's vocabulary was given to it.
+    case invalidToken(source: String, token: Int32, vocabularySize: Int)
+    /// The tokens would not fit in the context (its length is set when it is made).
+    case contextFull(source: String, needed: Int, contextLength: Int)
+    /// Generation was asked to continue a prompt of no tokens.
+    case emptyPrompt(source: String)
 
     /// The file (or other source) the error is about.
     public var source: String {
@@ -51,7 +58,8 @@ public enum GGUFError: Error, Sendable, Equatable, CustomStringConvertible {
              .unknownTensorType(let source, _, _), .overlappingTensors(let source, _, _),
              .unsupportedModel(let source, _), .missingTensor(let source, _),
              .tensorShapeMismatch(let source, _, _, _), .invalidVocabulary(let source, _),
-             .unsupportedChatTemplate(let source, _):
+             .unsupportedChatTemplate(let source, _), .invalidToken(let source, _, _),
+             .contextFull(let source, _, _), .emptyPrompt(let source):
             return source
         }
     }
@@ -95,6 +103,12 @@ public enum GGUFError: Error, Sendable, Equatable, CustomStringConvertible {
             return "vocabulary: \(reason)"
         case .unsupportedChatTemplate(_, let reason):
             return "unsupported chat template family: \(reason)"
+        case .invalidToken(_, let token, let vocabularySize):
+            return "token id \(token) is outside the vocabulary (0..<\(vocabularySize))"
+        case .contextFull(_, let needed, let contextLength):
+            return "\(needed) tokens do not fit in the context of \(contextLength) tokens"
+        case .emptyPrompt:
+            return "the prompt has no tokens"
         }
     }
 

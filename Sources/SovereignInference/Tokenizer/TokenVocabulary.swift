@@ -15,6 +15,10 @@ public struct TokenVocabulary: Sendable {
     /// `tokenizer.ggml.add_bos_token` / `add_eos_token` (false when absent).
     public let addsBOS: Bool
     public let addsEOS: Bool
+    /// Tokens that end a generation: EOS, and (as llama.cpp decides it)
+    /// every token named like an end-of-turn marker (`<|im_end|>`,
+    /// `<|endoftext|>`, `<|eot_id|>`, …).
+    public let endOfGeneration: Set<TokenID>
 
     /// The bytes a token decodes to when special tokens are rendered.
     let pieces: [[UInt8]]
@@ -84,11 +88,23 @@ public struct TokenVocabulary: Sendable {
             }
         }
 
+        var endOfGeneration = Set(texts.indices.filter { Self.endOfGenerationNames.contains(texts[$0]) }.map { TokenID($0) })
+        if let eos { endOfGeneration.insert(eos) }
+        self.endOfGeneration = endOfGeneration
+
         self.texts = texts
         self.kinds = kinds
         self.rawBytes = rawBytes
         self.pieces = pieces
     }
+
+    /// Token texts llama.cpp treats as end of generation (llama-vocab.cpp,
+    /// `special_eog_ids`), whatever the token's type.
+    static let endOfGenerationNames: Set<String> = [
+        "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>",
+        "<end_of_turn>", "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]",
+        "<|end_of_text|>", "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>",
+    ]
 
     /// The bytes token `id` stands for. Control and unknown tokens render
     /// their text only when `special` is true (as llama.cpp's token_to_piece).

@@ -28,6 +28,8 @@ struct GGUFBuilder {
         /// Bytes written for it; nil: the size its shape and type imply.
         var dataSize: Int?
         var fill: UInt8 = 0
+        /// Contents (written instead of `fill` bytes, as far as they go).
+        var data: [UInt8]? = nil
     }
 
     var magic: [UInt8] = Array("GGUF".utf8)
@@ -43,6 +45,10 @@ struct GGUFBuilder {
 
     mutating func addTensor(_ name: String, _ dimensions: [UInt64], type: GGMLType = .f32, fill: UInt8 = 0) {
         tensors.append(Tensor(name: name, dimensions: dimensions, type: type.rawValue, offset: nil, dataSize: nil, fill: fill))
+    }
+
+    mutating func addTensor(_ name: String, _ dimensions: [UInt64], type: GGMLType, data: [UInt8]) {
+        tensors.append(Tensor(name: name, dimensions: dimensions, type: type.rawValue, offset: nil, dataSize: nil, data: data))
     }
 
     /// Bytes implied by shape and type (0 when not computable or absurd).
@@ -95,6 +101,10 @@ struct GGUFBuilder {
             let end = dataStart + Int(placement.offset) + placement.size
             if out.count < end { out += [UInt8](repeating: 0, count: end - out.count) }
             for index in dataStart + Int(placement.offset) ..< end { out[index] = tensor.fill }
+            if let data = tensor.data {
+                let start = dataStart + Int(placement.offset)
+                for (index, byte) in data.prefix(placement.size).enumerated() { out[start + index] = byte }
+            }
         }
         return out
     }

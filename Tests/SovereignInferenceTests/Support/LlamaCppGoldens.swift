@@ -20,17 +20,32 @@ struct LlamaCppGoldens: Decodable {
         var role: String
         var content: String
     }
+    /// One of the top-5 tokens at a step: `[id, log-probability]` in the file.
+    struct Candidate: Decodable {
+        var token: Int
+        var logProbability: Double
+
+        init(from decoder: Decoder) throws {
+            var container = try decoder.unkeyedContainer()
+            token = try container.decode(Int.self)
+            logProbability = try container.decode(Double.self)
+        }
+    }
     struct Greedy: Decodable {
         var messages: [Message]?
         var prompt: String
         var promptIds: [Int32]
         var tokens: [Int32]
         var gaps: [Double]
+        /// Top-5 candidates at each step.
+        var top: [[Candidate]]
     }
     struct TeacherForced: Decodable {
         var text: String
         var ids: [Int32]
         var top1: [Int32]
+        /// Top-5 candidates after each token.
+        var top: [[Candidate]]
     }
     /// A run of codepoints from `start` up to the next run, of one class.
     struct ClassRun: Decodable {
