@@ -6,6 +6,7 @@ import SovereignTestSupport
         [], ["key"], ["key", "generate"], ["key", "show"], ["digest"], ["sign-file"], ["verify-file"],
         ["attest"], ["verify-envelope"], ["build"], ["inspect"], ["sign"], ["policy"], ["policy", "init"],
         ["verify"], ["install"], ["status"], ["rollback"], ["gc"],
+        ["model"], ["model", "info"], ["model", "tokenize"], ["model", "generate"],
     ]
 
     @Test(arguments: commands)

@@ -68,7 +68,7 @@ public enum GGUFError: Error, Sendable, Equatable, CustomStringConvertible {
     public var reason: String {
         switch self {
         case .io(_, let operation, let errno):
-            return "\(operation) failed: \(GGUFError.errnoText(errno))"
+            return "\(operation): \(GGUFError.errnoText(errno))"
         case .badMagic(_, let found):
             let hex = found.map { byte in
                 let digits = String(byte, radix: 16)

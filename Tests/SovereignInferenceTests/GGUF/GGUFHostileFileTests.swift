@@ -291,7 +291,7 @@ import Testing
             try GGUFFile(contentsOf: "/nonexistent/model.gguf")
         }
         let error = GGUFError.io(source: "/nonexistent/model.gguf", operation: "open", errno: ENOENT)
-        #expect(error.description == "/nonexistent/model.gguf: open failed: No such file or directory")
+        #expect(error.description == "/nonexistent/model.gguf: open: No such file or directory")
         #expect(throws: GGUFError.io(source: "/tmp", operation: "open", errno: EISDIR)) {
             try GGUFFile(contentsOf: "/tmp")
         }
