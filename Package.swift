@@ -23,11 +23,11 @@ let package = Package(
 
         .target(name: "SovereignSystem", dependencies: ["CLinux"]),
         .target(name: "SovereignCrypto", dependencies: ["SovereignSystem", "CSodium", "CCrypto"]),
-        .target(name: "SovereignFormats", dependencies: ["SovereignCrypto"]),
+        .target(name: "SovereignFormats", dependencies: ["SovereignSystem", "SovereignCrypto"]),
         .target(name: "SovereignPolicy", dependencies: ["SovereignSystem", "SovereignFormats"]),
         .target(name: "SovereignArchive", dependencies: ["SovereignSystem", "SovereignCrypto", "CArchive"]),
         .target(name: "SovereignImage", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignArchive", "SovereignPolicy"]),
-        .target(name: "SovereignTrust", dependencies: ["SovereignCrypto", "SovereignFormats"]),
+        .target(name: "SovereignTrust", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats"]),
         .target(name: "SovereignInstall", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignArchive", "SovereignImage", "SovereignTrust"]),
         .target(name: "SovereignCLI", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignImage", "SovereignTrust", "SovereignInstall", "SovereignInference"]),
         // Optimised even in debug builds: unoptimised, the kernels run ~1000x

@@ -1,7 +1,7 @@
 import SovereignSystem
 
 /// Failures reading or writing tar archives: the archive (or entry) and why.
-public struct ArchiveError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct ArchiveError: SovereignError, Sendable, Equatable {
     public let path: String
     public let reason: String
 
@@ -14,5 +14,5 @@ public struct ArchiveError: Error, Sendable, Equatable, CustomStringConvertible 
         self.init(path: error.path, reason: error.reason)
     }
 
-    public var description: String { "\(path): \(reason)" }
+    public var thing: String { path }
 }

@@ -1,9 +1,4 @@
 import SovereignSystem
-import SovereignCrypto
-import SovereignFormats
-import SovereignImage
-import SovereignTrust
-import SovereignInstall
 import SovereignInference
 
 /// What ends a command unsuccessfully.
@@ -19,13 +14,7 @@ extension CLIError {
     static func from(_ error: any Error) -> CLIError {
         switch error {
         case let error as CLIError: return error
-        case let error as CryptoError: return .failure(thing: error.thing, reason: error.reason)
-        case let error as FormatsError: return .failure(thing: error.source, reason: error.reason)
-        case let error as SystemError: return .failure(thing: error.path, reason: error.reason)
-        case let error as FileSystemError: return .failure(thing: error.path, reason: error.reason)
-        case let error as ImageError: return .failure(thing: error.thing, reason: error.reason)
-        case let error as TrustError: return .failure(thing: error.source, reason: error.reason)
-        case let error as InstallError: return .failure(thing: error.thing, reason: error.reason)
+        case let error as any SovereignError: return .failure(thing: error.thing, reason: error.reason)
         case let error as GGUFError: return .failure(thing: error.source, reason: error.reason)
         default: return .failure(thing: "sovereign", reason: "\(error)")
         }

@@ -3,7 +3,7 @@ import SovereignSystem
 /// Every failure SovereignCrypto reports. Each case names the thing
 /// (a path, a key id, a field) and the reason, so the CLI can print
 /// `sovereign: <thing>: <reason>` once.
-public enum CryptoError: Error, Sendable, Equatable, CustomStringConvertible {
+public enum CryptoError: SovereignError, Sendable, Equatable {
     /// A system call failed while reading or writing key material or data.
     case system(SystemError)
     /// A key file or public key is not in a form we accept.
@@ -38,5 +38,4 @@ public enum CryptoError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    public var description: String { "\(thing): \(reason)" }
 }

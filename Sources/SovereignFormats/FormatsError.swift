@@ -1,6 +1,8 @@
+import SovereignSystem
+
 /// Every failure SovereignFormats reports: the thing (usually a file) and
 /// the reason, printed by the CLI as `sovereign: <thing>: <reason>`.
-public struct FormatsError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct FormatsError: SovereignError, Sendable, Equatable {
     public let source: String
     public let reason: String
 
@@ -9,5 +11,5 @@ public struct FormatsError: Error, Sendable, Equatable, CustomStringConvertible 
         self.reason = reason
     }
 
-    public var description: String { "\(source): \(reason)" }
+    public var thing: String { source }
 }

@@ -1,10 +1,7 @@
 import SovereignSystem
-import SovereignCrypto
-import SovereignFormats
-import SovereignArchive
 
 /// Failures building, reading or co-signing images: the thing and why.
-public struct ImageError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct ImageError: SovereignError, Sendable, Equatable {
     public let thing: String
     public let reason: String
 
@@ -13,18 +10,10 @@ public struct ImageError: Error, Sendable, Equatable, CustomStringConvertible {
         self.reason = reason
     }
 
-    public var description: String { "\(thing): \(reason)" }
-
     /// Wraps any lower module's error, keeping its thing and reason.
     public static func from(_ error: any Error) -> ImageError {
-        switch error {
-        case let error as ImageError: return error
-        case let error as SystemError: return ImageError(error.path, error.reason)
-        case let error as FileSystemError: return ImageError(error.path, error.reason)
-        case let error as CryptoError: return ImageError(error.thing, error.reason)
-        case let error as FormatsError: return ImageError(error.source, error.reason)
-        case let error as ArchiveError: return ImageError(error.path, error.reason)
-        default: return ImageError("image", "\(error)")
-        }
+        if let error = error as? ImageError { return error }
+        if let error = error as? any SovereignError { return ImageError(error.thing, error.reason) }
+        return ImageError("image", "\(error)")
     }
 }

@@ -1,9 +1,7 @@
 import SovereignSystem
-import SovereignImage
-import SovereignArchive
 
 /// Failures installing, rolling back or collecting: the thing and why.
-public struct InstallError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct InstallError: SovereignError, Sendable, Equatable {
     public let thing: String
     public let reason: String
 
@@ -12,16 +10,9 @@ public struct InstallError: Error, Sendable, Equatable, CustomStringConvertible 
         self.reason = reason
     }
 
-    public var description: String { "\(thing): \(reason)" }
-
     static func from(_ error: any Error) -> InstallError {
-        switch error {
-        case let error as InstallError: return error
-        case let error as ImageError: return InstallError(error.thing, error.reason)
-        case let error as ArchiveError: return InstallError(error.path, error.reason)
-        case let error as SystemError: return InstallError(error.path, error.reason)
-        case let error as FileSystemError: return InstallError(error.path, error.reason)
-        default: return InstallError("install", "\(error)")
-        }
+        if let error = error as? InstallError { return error }
+        if let error = error as? any SovereignError { return InstallError(error.thing, error.reason) }
+        return InstallError("install", "\(error)")
     }
 }

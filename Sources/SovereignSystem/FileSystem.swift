@@ -96,7 +96,7 @@ public enum FileSystem {
 }
 
 /// Why a whole-file read failed.
-public enum FileSystemError: Error, Sendable, Equatable, CustomStringConvertible {
+public enum FileSystemError: SovereignError, Sendable, Equatable {
     case system(SystemError)
     case notRegularFile(String)
     case tooLarge(String, size: Int64, limit: Int)
@@ -116,5 +116,5 @@ public enum FileSystemError: Error, Sendable, Equatable, CustomStringConvertible
         }
     }
 
-    public var description: String { "\(path): \(reason)" }
+    public var thing: String { path }
 }

@@ -2,7 +2,7 @@ import Glibc
 
 /// A failed system call: which call, on what, and errno's text.
 /// Printed by the CLI as `sovereign: <path>: <call>: <strerror>`.
-public struct SystemError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct SystemError: SovereignError, Sendable, Equatable {
     /// The path (or other resource) the call was made on.
     public let path: String
     /// The system call that failed, e.g. `open`, `rename`.
@@ -20,7 +20,7 @@ public struct SystemError: Error, Sendable, Equatable, CustomStringConvertible {
         return "\(operation): \(text)"
     }
 
-    public var description: String { "\(path): \(reason)" }
+    public var thing: String { path }
 }
 
 /// Runs a call that reports failure as -1 + errno, retrying on EINTR.

@@ -1,3 +1,4 @@
+import SovereignSystem
 import SovereignFormats
 
 /// Every failure SovereignTrust throws: a trust policy that cannot be read
@@ -6,7 +7,7 @@ import SovereignFormats
 ///
 /// An image that fails to meet a policy is not an error: evaluation
 /// returns a `TrustDecision` whose failed checks say why.
-public struct TrustError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct TrustError: SovereignError, Sendable, Equatable {
     /// The file or value at fault ("trust-policy.json").
     public let source: String
     /// What is wrong, starting with the field's path ("keys[0].keyid: …").
@@ -21,5 +22,5 @@ public struct TrustError: Error, Sendable, Equatable, CustomStringConvertible {
         self.init(source: error.source, reason: error.reason)
     }
 
-    public var description: String { "\(source): \(reason)" }
+    public var thing: String { source }
 }
