@@ -30,9 +30,13 @@ let package = Package(
         .target(name: "SovereignTrust", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats"]),
         .target(name: "SovereignInstall", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignArchive", "SovereignImage", "SovereignTrust"]),
         .target(name: "SovereignCLI", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignImage", "SovereignTrust", "SovereignInstall", "SovereignInference"]),
-        // Optimised even in debug builds: unoptimised, the kernels run ~1000x
-        // slower (0.14 tok/s measured) and the model tests would take hours.
-        .target(name: "SovereignInference", swiftSettings: [.unsafeFlags(["-O"])]),
+        // The hot loops in C, with ggml's exact arithmetic (fused multiply-adds
+        // in lanes); AVX2 chosen at run time, never -march. No contraction
+        // beyond the fused operations written out.
+        .target(name: "CInferenceKernels", cSettings: [.unsafeFlags(["-O2", "-ffp-contract=off"])]),
+        // Both optimised even in debug builds: unoptimised, the kernels run
+        // ~1000x slower (0.14 tok/s measured) and the model tests would take hours.
+        .target(name: "SovereignInference", dependencies: ["CInferenceKernels"], swiftSettings: [.unsafeFlags(["-O"])]),
         // Side-by-side inference benchmark driver (bench/inference/run).
         .executableTarget(name: "InferenceBench", dependencies: ["SovereignInference"]),
         .executableTarget(name: "sovereign", dependencies: ["SovereignCLI"]),

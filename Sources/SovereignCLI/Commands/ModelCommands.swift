@@ -234,6 +234,7 @@ enum ModelCommands {
                     "seed": .string(String(sampling.seed)),
                 ]),
                 "threads": .integer(Int64(session.context.threadCount)),
+                "kernels": .string(session.context.configuration.kernels.instructionSet),
                 "timings": .object([
                     "promptSeconds": .number(timings.promptSeconds),
                     "promptTokensPerSecond": .number(timings.promptTokensPerSecond),
@@ -248,6 +249,7 @@ enum ModelCommands {
             + "(\(format(timings.promptTokensPerSecond)) tokens/s), generated \(timings.generatedTokens) tokens in "
             + "\(format(timings.generationSeconds)) s (\(format(timings.generationTokensPerSecond)) tokens/s), "
             + "\(session.context.threadCount) thread\(session.context.threadCount == 1 ? "" : "s"), "
+            + "\(session.context.configuration.kernels.instructionSet) kernels, "
             + "stopped: \(describe(result.finishReason))")
         return ExitStatus.success
     }

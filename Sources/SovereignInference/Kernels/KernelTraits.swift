@@ -9,7 +9,7 @@ struct KernelTraits: Sendable {
         case float32
         /// Rounded to fp16 (F16 weights; ggml converts activations to F16).
         case float16
-        /// Quantised to 8 bits per `Q8Activations` (Q8_0, or Q8_1 with its sums).
+        /// Quantised to 8 bits in `Q8Blocks` of this type (Q8_0, or Q8_1 with its sums).
         case q8(GGMLType)
     }
 

@@ -16,7 +16,9 @@ final class MatrixMultiplier {
     let maxRows: Int
     /// Use the scalar twins (tests compare whole forward passes with them).
     var usesReferenceKernels = false
-    private let q8: Q8ActivationBuffer
+    /// Which machine code the C kernels run (results are the same).
+    var kernels = KernelSelection.automatic
+    private let q8: Q8BlockBuffer
     private let halves: UnsafeMutablePointer<Float>
 
     /// Output rows per chunk of work handed to a thread.
@@ -26,7 +28,7 @@ final class MatrixMultiplier {
         let columns = (maxColumns + 31) / 32 * 32
         self.maxColumns = columns
         self.maxRows = maxRows
-        q8 = Q8ActivationBuffer(capacity: columns * maxRows)
+        q8 = Q8BlockBuffer(capacity: columns * maxRows)
         halves = .allocate(capacity: columns * maxRows)
     }
 
@@ -39,7 +41,7 @@ final class MatrixMultiplier {
         precondition(tasks.allSatisfy { $0.weights.columns == columns })
 
         // Prepare each activation form once.
-        var quantized: Q8Activations?
+        var quantized: Q8Blocks?
         var rounded: UnsafePointer<Float>?
         for task in tasks {
             switch task.traits.activation {
@@ -50,15 +52,11 @@ final class MatrixMultiplier {
                     for i in 0 ..< rows * columns { halves[i] = HalfPrecision.rounded(input[i]) }
                     rounded = UnsafePointer(halves)
                 }
-            case .q8:
+            case .q8(let type):
+                // One quantised form per call: the tasks sharing an input share a type.
+                precondition(quantized == nil || quantized?.type == type, "mixed activation types in one call")
                 if quantized == nil {
-                    let quantize: QuantizeRowQ8
-                    if usesReferenceKernels {
-                        quantize = ActivationQuantization.quantizeRowQ8_1Reference
-                    } else {
-                        quantize = ActivationQuantization.quantizeRowQ8_1
-                    }
-                    quantized = q8.fill(from: input, rows: rows, columns: columns, using: quantize)
+                    quantized = q8.fill(type, from: input, rows: rows, columns: columns, reference: usesReferenceKernels)
                 }
             }
         }
@@ -70,7 +68,7 @@ final class MatrixMultiplier {
             firstChunk.append(chunkCount)
             chunkCount += (task.weights.rows + Self.rowsPerChunk - 1) / Self.rowsPerChunk
         }
-        let reference = usesReferenceKernels
+        let reference = usesReferenceKernels, kernels = kernels
         pool.forEachChunk(chunkCount) { chunk, _ in
             var index = tasks.count - 1
             while firstChunk[index] > chunk { index -= 1 }
@@ -83,7 +81,7 @@ final class MatrixMultiplier {
                 kernel(task.weights, range, operand, rows, task.output, task.weights.rows)
             case .quantized(let kernel):
                 guard let quantized else { preconditionFailure("activations were not quantised") }
-                kernel(task.weights, range, quantized, task.output, task.weights.rows)
+                kernel(task.weights, range, quantized, task.output, task.weights.rows, kernels)
             }
         }
     }

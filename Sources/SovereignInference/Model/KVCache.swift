@@ -1,25 +1,23 @@
+import CInferenceKernels
+
 /// The keys and values attention has seen: for every layer and position,
-/// one key and one value vector per key/value head (`width` floats each).
+/// one key and one value vector per key/value head (`width` numbers each).
 ///
-/// Stored as F32. llama.cpp keeps an F16 cache by default; with
-/// `roundsToHalfPrecision` the stored numbers are rounded to fp16 as its
-/// cache rounds them, at F32's memory cost and without conversion on read.
-/// The memory is allocated up front but only touched (and so resident) as
-/// positions fill.
+/// Stored as fp16, as llama.cpp's default F16 cache: half the memory of
+/// floats, and the very numbers its attention reads. The memory is
+/// allocated up front but only touched (and so resident) as positions fill.
 final class KVCache {
     let layerCount: Int
     let capacity: Int
     let width: Int
-    let roundsToHalfPrecision: Bool
-    private let keys: UnsafeMutablePointer<Float>
-    private let values: UnsafeMutablePointer<Float>
+    private let keys: UnsafeMutablePointer<UInt16>
+    private let values: UnsafeMutablePointer<UInt16>
 
-    init(layerCount: Int, capacity: Int, width: Int, roundsToHalfPrecision: Bool) {
+    init(layerCount: Int, capacity: Int, width: Int) {
         precondition(layerCount > 0 && capacity > 0 && width > 0)
         self.layerCount = layerCount
         self.capacity = capacity
         self.width = width
-        self.roundsToHalfPrecision = roundsToHalfPrecision
         keys = .allocate(capacity: layerCount * capacity * width)
         values = .allocate(capacity: layerCount * capacity * width)
     }
@@ -29,26 +27,21 @@ final class KVCache {
         values.deallocate()
     }
 
-    func keys(layer: Int, position: Int) -> UnsafeMutablePointer<Float> {
-        keys + (layer * capacity + position) * width
+    /// The keys of `layer` from position 0 on, `width` apart.
+    func keys(layer: Int) -> UnsafePointer<UInt16> {
+        UnsafePointer(keys + layer * capacity * width)
     }
 
-    func values(layer: Int, position: Int) -> UnsafeMutablePointer<Float> {
-        values + (layer * capacity + position) * width
+    /// The values of `layer` from position 0 on, `width` apart.
+    func values(layer: Int) -> UnsafePointer<UInt16> {
+        UnsafePointer(values + layer * capacity * width)
     }
 
-    /// Stores one position's key and value for `layer`.
+    /// Stores one position's key and value for `layer`, rounded to fp16.
     func store(layer: Int, position: Int, key: UnsafePointer<Float>, value: UnsafePointer<Float>) {
         precondition(layer < layerCount && position < capacity)
-        let k = keys(layer: layer, position: position), v = values(layer: layer, position: position)
-        if roundsToHalfPrecision {
-            for i in 0 ..< width {
-                k[i] = HalfPrecision.rounded(key[i])
-                v[i] = HalfPrecision.rounded(value[i])
-            }
-        } else {
-            k.update(from: key, count: width)
-            v.update(from: value, count: width)
-        }
+        let offset = (layer * capacity + position) * width
+        sov_store_f16(key, keys + offset, Int64(width))
+        sov_store_f16(value, values + offset, Int64(width))
     }
 }

@@ -1,3 +1,4 @@
+import CInferenceKernels
 #if canImport(Glibc)
 internal import Glibc
 #elseif canImport(Darwin)
@@ -20,16 +21,15 @@ public final class LlamaContext {
         public var threadCount: Int
         /// Tokens evaluated together when a prompt is processed.
         public var batchSize: Int
-        /// Round cached keys and values to fp16, as llama.cpp's default F16
-        /// cache does (see `KVCache`).
-        public var roundsCacheToHalfPrecision: Bool
+        /// Which machine code runs the kernels (the results are the same).
+        public var kernels: KernelSelection
 
         public init(contextLength: Int = 1024, threadCount: Int = 1, batchSize: Int = 64,
-                    roundsCacheToHalfPrecision: Bool = false) {
+                    kernels: KernelSelection = .automatic) {
             self.contextLength = contextLength
             self.threadCount = threadCount
             self.batchSize = batchSize
-            self.roundsCacheToHalfPrecision = roundsCacheToHalfPrecision
+            self.kernels = kernels
         }
     }
 
@@ -58,13 +58,14 @@ public final class LlamaContext {
         self.model = model
         self.configuration = configuration
         cache = KVCache(layerCount: shape.blockCount, capacity: configuration.contextLength,
-                        width: shape.keyValueWidth, roundsToHalfPrecision: configuration.roundsCacheToHalfPrecision)
+                        width: shape.keyValueWidth)
         pool = ComputePool(threadCount: configuration.threadCount)
         let widest = max(shape.embeddingLength, shape.feedForwardLength)
         multiplier = MatrixMultiplier(maxColumns: widest, maxRows: configuration.batchSize)
+        multiplier.kernels = configuration.kernels
         rotary = RotaryEmbedding(hyperParameters: shape, positions: configuration.contextLength)
         scratch = Scratch(shape: shape, batchSize: configuration.batchSize,
-                          scoreRows: pool.threadCount, contextLength: configuration.contextLength)
+                          threads: pool.threadCount)
         lastLogits = .allocate(capacity: shape.vocabularySize)
     }
 
@@ -175,8 +176,10 @@ public final class LlamaContext {
             multiplier.multiply([task(layer.query, s.query), task(layer.key, s.key), task(layer.value, s.value)],
                                 input: s.normed, rows: count, columns: width, pool: pool)
             for row in 0 ..< count {
-                rotary.apply(to: s.query + row * width, heads: shape.headCount, position: start + row)
-                rotary.apply(to: s.key + row * keyValueWidth, heads: shape.keyValueHeadCount, position: start + row)
+                rotary.apply(to: s.query + row * width, heads: shape.headCount, position: start + row,
+                             kernels: configuration.kernels)
+                rotary.apply(to: s.key + row * keyValueWidth, heads: shape.keyValueHeadCount, position: start + row,
+                             kernels: configuration.kernels)
                 cache.store(layer: index, position: start + row,
                             key: s.key + row * keyValueWidth, value: s.value + row * keyValueWidth)
             }
@@ -189,7 +192,7 @@ public final class LlamaContext {
             normalize(count, with: layer.feedForwardNorm)
             multiplier.multiply([task(layer.gate, s.gate), task(layer.up, s.up)],
                                 input: s.normed, rows: count, columns: width, pool: pool)
-            VectorOperations.swiGLU(gate: s.gate, up: s.up, count: count * ffnWidth)
+            sov_swiglu(s.gate, s.up, Int64(count * ffnWidth), configuration.kernels.c)
             multiplier.multiply([task(layer.down, s.projected)],
                                 input: s.gate, rows: count, columns: ffnWidth, pool: pool)
             VectorOperations.add(s.projected, to: s.hidden, count: count * width)
@@ -220,53 +223,35 @@ public final class LlamaContext {
     }
 
     /// Grouped-query attention of each batch row over the cached positions
-    /// up to its own (causal), one (row, head) pair per work item.
+    /// up to its own (causal), one (row, head) pair per work item, with
+    /// llama.cpp's flash-attention arithmetic (`sov_attention_f16`; it uses
+    /// that kernel whenever a batch has fewer than 64 tokens, as every
+    /// generated token does).
     private func attend(layer: Int, rows: Int, start: Int) {
         let shape = model.hyperParameters
         let heads = shape.headCount, headSize = shape.headDimension, group = shape.groupSize
         let width = shape.embeddingLength
         let scale = 1 / sqrtf(Float(headSize))
-        let s = scratch, cache = cache
-        let contextLength = configuration.contextLength
+        let s = scratch
+        let keys = cache.keys(layer: layer), values = cache.values(layer: layer), stride = cache.width
+        let kernels = configuration.kernels.c
         pool.forEachChunk(rows * heads) { item, thread in
             let row = item / heads, head = item % heads
-            let position = start + row
             let keyOffset = (head / group) * headSize
-            let query = UnsafePointer(s.query + row * width + head * headSize)
-            let scores = s.scores + thread * contextLength
-
-            var highest = -Float.infinity
-            for p in 0 ... position {
-                let score = VectorOperations.dot(query, cache.keys(layer: layer, position: p) + keyOffset,
-                                                 count: headSize) * scale
-                scores[p] = score
-                highest = max(highest, score)
-            }
-            var sum: Float = 0
-            for p in 0 ... position {
-                let weight = expf(scores[p] - highest)
-                scores[p] = weight
-                sum += weight
-            }
-            let output = s.attention + row * width + head * headSize
-            output.update(repeating: 0, count: headSize)
-            for p in 0 ... position {
-                VectorOperations.addScaled(cache.values(layer: layer, position: p) + keyOffset, by: scores[p],
-                                           to: output, count: headSize)
-            }
-            let inverse = sum == 0 ? 0 : 1 / sum
-            for i in 0 ..< headSize { output[i] *= inverse }
+            sov_attention_f16(s.query + row * width + head * headSize, keys + keyOffset, values + keyOffset,
+                              Int64(stride), Int64(start + row + 1), Int64(headSize), scale,
+                              s.queryRounded + thread * headSize, s.attention + row * width + head * headSize, kernels)
         }
     }
 
     /// Activations of one batch, row-major (`batchSize` rows of each).
     private final class Scratch {
         let hidden, normed, query, key, value, attention, projected, gate, up: UnsafeMutablePointer<Float>
-        /// Attention scores, one context-length row per thread.
-        let scores: UnsafeMutablePointer<Float>
+        /// Per-thread attention scratch: the query rounded to fp16.
+        let queryRounded: UnsafeMutablePointer<Float>
         private let all: [UnsafeMutablePointer<Float>]
 
-        init(shape: LlamaHyperParameters, batchSize: Int, scoreRows: Int, contextLength: Int) {
+        init(shape: LlamaHyperParameters, batchSize: Int, threads: Int) {
             func make(_ width: Int) -> UnsafeMutablePointer<Float> {
                 let pointer = UnsafeMutablePointer<Float>.allocate(capacity: width * batchSize)
                 pointer.initialize(repeating: 0, count: width * batchSize)
@@ -281,8 +266,8 @@ public final class LlamaContext {
             projected = make(shape.embeddingLength)
             gate = make(shape.feedForwardLength)
             up = make(shape.feedForwardLength)
-            scores = .allocate(capacity: scoreRows * contextLength)
-            all = [hidden, normed, query, key, value, attention, projected, gate, up, scores]
+            queryRounded = .allocate(capacity: threads * shape.headDimension)
+            all = [hidden, normed, query, key, value, attention, projected, gate, up, queryRounded]
         }
 
         deinit { for pointer in all { pointer.deallocate() } }

@@ -1,3 +1,4 @@
+import CInferenceKernels
 #if canImport(Glibc)
 internal import Glibc
 #elseif canImport(Darwin)
@@ -35,22 +36,12 @@ struct RotaryEmbedding {
     }
 
     /// Rotates `heads` consecutive heads of `vector` for `position`.
-    func apply(to vector: UnsafeMutablePointer<Float>, heads: Int, position: Int) {
+    func apply(to vector: UnsafeMutablePointer<Float>, heads: Int, position: Int, kernels: KernelSelection) {
         precondition(position >= 0 && position < positions)
         table.withUnsafeBufferPointer { table in
             guard let base = table.baseAddress else { return }
-            let angles = base + position * dimensionCount
-            for head in 0 ..< heads {
-                let x = vector + head * headDimension
-                var i = 0
-                while i < dimensionCount {
-                    let cosine = angles[i], sine = angles[i + 1]
-                    let x0 = x[i], x1 = x[i + 1]
-                    x[i] = x0 * cosine - x1 * sine
-                    x[i + 1] = x0 * sine + x1 * cosine
-                    i += 2
-                }
-            }
+            sov_rope(vector, base + position * dimensionCount, Int64(heads), Int64(headDimension),
+                     Int64(dimensionCount), kernels.c)
         }
     }
 }

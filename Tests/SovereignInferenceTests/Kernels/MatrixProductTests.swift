@@ -1,7 +1,7 @@
 import Testing
 @testable import SovereignInference
 
-/// Every weight type's matrix product: SIMD kernel against its scalar twin
+/// Every weight type's matrix product: kernel against its scalar twin
 /// (ggml's test-quantize-fns: deterministic data, per-type error limits),
 /// against the dot product of the decoded weights, and independent of how
 /// many activation rows share a call or how many threads run it.
@@ -22,9 +22,11 @@ import Testing
 
     /// Runs the product through `MatrixMultiplier` (activations prepared as
     /// the type needs) with `threads` threads and the SIMD or scalar kernels.
-    static func product(_ fixture: Fixture, tokens: Int = tokens, reference: Bool = false, threads: Int = 1) -> [Float] {
+    static func product(_ fixture: Fixture, tokens: Int = tokens, reference: Bool = false, threads: Int = 1,
+                        kernels: KernelSelection = .automatic) -> [Float] {
         let multiplier = MatrixMultiplier(maxColumns: fixture.weights.matrix.columns, maxRows: tokens)
         multiplier.usesReferenceKernels = reference
+        multiplier.kernels = kernels
         let pool = ComputePool(threadCount: threads)
         var output = [Float](repeating: .nan, count: tokens * rows)
         output.withUnsafeMutableBufferPointer { output in
@@ -54,7 +56,7 @@ import Testing
     }
 
     @Test(arguments: QuantizedTestData.allTypes)
-    func simdKernelMatchesScalarTwin(type: GGMLType) {
+    func kernelMatchesScalarTwin(type: GGMLType) {
         let fixture = Self.fixture(type)
         let fast = Self.product(fixture)
         let reference = Self.product(fixture, reference: true)
@@ -88,6 +90,15 @@ import Testing
         // F32 exact to rounding; F16 rounds activations (2^-11); Q8 (1/254 of the block maximum). Measured: 4e-8, 3e-5, 2.5e-3.
         let limit: Double = type == .f32 ? 1e-6 : type == .f16 ? 2e-4 : 0.01
         #expect(worst <= limit, "\(type): relative error \(worst)")
+    }
+
+    /// The portable C and the AVX2 kernels: the same bits.
+    @Test(arguments: QuantizedTestData.allTypes)
+    func portableKernelsGiveTheSameBits(type: GGMLType) {
+        let fixture = Self.fixture(type)
+        #expect(Self.product(fixture, kernels: .portable).map(\.bitPattern) == Self.product(fixture).map(\.bitPattern))
+        #expect(Self.product(fixture, tokens: 1, kernels: .portable).map(\.bitPattern)
+                == Self.product(fixture, tokens: 1).map(\.bitPattern))
     }
 
     /// The four-token loop and the one-token loop do the same arithmetic:

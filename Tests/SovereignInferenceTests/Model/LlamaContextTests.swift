@@ -15,8 +15,11 @@ import Testing
     }
 
     /// With F32 weights nothing is quantised: our pass must equal the
-    /// textbook one to float rounding. (RoPE pairs, grouped heads, causal
-    /// attention, SwiGLU, tied output are all exercised.)
+    /// textbook one to rounding. (RoPE pairs, grouped heads, causal
+    /// attention, SwiGLU, tied output are all exercised.) The reference reads
+    /// fp16 queries, keys and values, as llama.cpp's F16 cache and attention
+    /// kernel do; that kernel also keeps its weighted sum of values in fp16,
+    /// which the reference does not: measured 6.3e-4 of the row's largest logit.
     @Test func matchesDoublePrecisionReferenceWithFloatWeights() throws {
         let model = try TinyModel.make(type: .f32, embeddingType: .f32, blocks: 2)
         let ours = try Self.logits(model)
@@ -24,13 +27,14 @@ import Testing
         for (position, (row, reference)) in zip(ours, expected).enumerated() {
             let scale = reference.map(abs).max() ?? 1
             for (a, b) in zip(row, reference) {
-                #expect(abs(Double(a) - b) <= 1e-4 * scale, "position \(position): \(a) vs \(b)")
+                #expect(abs(Double(a) - b) <= 1.5e-3 * scale, "position \(position): \(a) vs \(b)")
             }
         }
     }
 
     /// Quantised types follow the reference as far as 8-bit activations
-    /// allow (measured: f32 4e-7, f16 1.6e-3, q4_0/q4_1/q8_0 0.022).
+    /// allow (measured: f32 5.8e-4 (the fp16 attention sum, above), f16
+    /// 1.6e-3, q4_0/q4_1/q8_0 0.022).
     @Test(arguments: QuantizedTestData.allTypes)
     func followsDoublePrecisionReference(type: GGMLType) throws {
         let model = try TinyModel.make(type: type, embeddingType: type)
@@ -41,7 +45,7 @@ import Testing
             let scale = reference.map(abs).max() ?? 1
             for (a, b) in zip(row, reference) { worst = max(worst, abs(Double(a) - b) / scale) }
         }
-        #expect(worst <= (type == .f32 ? 2e-6 : type == .f16 ? 4e-3 : 0.05), "\(type): worst relative error \(worst)")
+        #expect(worst <= (type == .f32 ? 1.5e-3 : type == .f16 ? 4e-3 : 0.05), "\(type): worst relative error \(worst)")
     }
 
     @Test(arguments: QuantizedTestData.allTypes)
@@ -71,6 +75,18 @@ import Testing
         let rest = try context.evaluateReturningAllLogits(Array(Self.tokens[4...]))
         #expect(rest.map { $0.map(\.bitPattern) } == base[4...].map { $0.map(\.bitPattern) })
         #expect(context.logits.map(\.bitPattern) == base.last?.map(\.bitPattern))
+    }
+
+    /// The portable C kernels and the AVX2 ones give the same bits through
+    /// whole passes (quantised products, RoPE, attention, SwiGLU), so a
+    /// model's answers do not depend on the machine that runs it.
+    @Test(arguments: QuantizedTestData.allTypes)
+    func portableKernelsGiveTheSameLogits(type: GGMLType) throws {
+        let model = try TinyModel.make(type: type, blocks: 2)
+        let automatic = try Self.logits(model, .init(contextLength: 32, threadCount: 2))
+        let portable = try Self.logits(model, .init(contextLength: 32, threadCount: 2, kernels: .portable))
+        #expect(portable.map { $0.map(\.bitPattern) } == automatic.map { $0.map(\.bitPattern) },
+                "\(type): portable against \(KernelSelection.automatic.instructionSet)")
     }
 
     @Test func rejectsTokensOutsideTheVocabulary() throws {

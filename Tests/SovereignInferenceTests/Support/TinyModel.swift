@@ -92,8 +92,11 @@ enum TinyModel {
                 let v = apply(wv, normed)
                 rotate(&q, heads: heads, position: position)
                 rotate(&k, heads: shape.keyValueHeadCount, position: position)
-                keys[index].append(k)
-                values[index].append(v)
+                // What llama.cpp's F16 cache and attention kernel read: fp16 numbers.
+                let half = { (x: Double) in Double(Float16(Float(x))) }
+                q = q.map(half)
+                keys[index].append(k.map(half))
+                values[index].append(v.map(half))
                 var attention = [Double](repeating: 0, count: width)
                 for head in 0 ..< heads {
                     let kv = (head / group) * headSize
