@@ -405,29 +405,56 @@ static float dot_f16_portable(const float *q, const uint16_t *k, int64_t n) {
     return (float)total;
 }
 
-static void attention_portable(const float *query, const uint16_t *keys, const uint16_t *values, int64_t stride,
-                               int64_t positions, int64_t size, float scale, float *q16, float *output) {
-    for (int64_t i = 0; i < size; i++) {
-        q16[i] = round_f16(query[i]);
-        output[i] = 0;
-    }
+// The online softmax of ggml's kernel, shared by both versions; the vector
+// steps come in as functions (constant, so they inline).
+typedef void (*round_query_fn)(const float *query, float *q16, float *output, int64_t size);
+typedef float (*dot_fn)(const float *q16, const uint16_t *key, int64_t size);
+typedef void (*rescale_fn)(float *output, float rescale, int64_t size);
+typedef void (*accumulate_fn)(float *output, const uint16_t *value, float weight, int64_t size);
+
+static inline __attribute__((always_inline)) void online_attention(
+    const float *query, const uint16_t *keys, const uint16_t *values, int64_t stride, int64_t positions,
+    int64_t size, float scale, float *q16, float *output,
+    round_query_fn round_query, dot_fn dot, rescale_fn rescale_output, accumulate_fn accumulate) {
+    round_query(query, q16, output, size);  // and zero the fp16 accumulator (ggml's VKQ16)
     float highest = -INFINITY, sum = 0;
     for (int64_t p = 0; p < positions; p++) {
-        const float score = dot_f16_portable(q16, keys + p * stride, size) * scale;
+        const float score = dot(q16, keys + p * stride, size) * scale;
         float rescale = 1, weight = 1;
         if (score > highest) {
+            // A new maximum: earlier terms shrink by e^(old − new); this one weighs e^0.
             rescale = expf(highest - score);
             highest = score;
-            for (int64_t i = 0; i < size; i++) output[i] = round_f16(output[i] * rescale);
+            rescale_output(output, rescale, size);
         } else {
             weight = expf(score - highest);
         }
-        const uint16_t *v = values + p * stride;
-        for (int64_t i = 0; i < size; i++) output[i] = round_f16(fmaf(fp16_to_fp32(v[i]), weight, output[i]));
+        accumulate(output, values + p * stride, weight, size);
         sum = fmaf(sum, rescale, weight);
     }
     const float inverse = sum == 0.0f ? 0.0f : 1.0f / sum;
     for (int64_t i = 0; i < size; i++) output[i] *= inverse;
+}
+
+static void round_query_portable(const float *query, float *q16, float *output, int64_t size) {
+    for (int64_t i = 0; i < size; i++) {
+        q16[i] = round_f16(query[i]);
+        output[i] = 0;
+    }
+}
+
+static void rescale_portable(float *output, float rescale, int64_t size) {
+    for (int64_t i = 0; i < size; i++) output[i] = round_f16(output[i] * rescale);
+}
+
+static void accumulate_portable(float *output, const uint16_t *value, float weight, int64_t size) {
+    for (int64_t i = 0; i < size; i++) output[i] = round_f16(fmaf(fp16_to_fp32(value[i]), weight, output[i]));
+}
+
+static void attention_portable(const float *query, const uint16_t *keys, const uint16_t *values, int64_t stride,
+                               int64_t positions, int64_t size, float scale, float *q16, float *output) {
+    online_attention(query, keys, values, stride, positions, size, scale, q16, output,
+                     round_query_portable, dot_f16_portable, rescale_portable, accumulate_portable);
 }
 
 #if SOV_X86
@@ -461,8 +488,7 @@ AVX2 static float dot_f16_avx2(const float *q, const uint16_t *k, int64_t n) {
     return (float)total;
 }
 
-AVX2 static void attention_avx2(const float *query, const uint16_t *keys, const uint16_t *values, int64_t stride,
-                                int64_t positions, int64_t size, float scale, float *q16, float *output) {
+AVX2 static void round_query_avx2(const float *query, float *q16, float *output, int64_t size) {
     const int64_t vectored = size - size % 8;
     for (int64_t i = 0; i < vectored; i += 8) {
         _mm256_storeu_ps(q16 + i, round_f16x8(_mm256_loadu_ps(query + i)));
@@ -472,32 +498,33 @@ AVX2 static void attention_avx2(const float *query, const uint16_t *keys, const 
         q16[i] = round_f16_avx2(query[i]);
         output[i] = 0;
     }
-    float highest = -INFINITY, sum = 0;
-    for (int64_t p = 0; p < positions; p++) {
-        const float score = dot_f16_avx2(q16, keys + p * stride, size) * scale;
-        float rescale = 1, weight = 1;
-        if (score > highest) {
-            rescale = expf(highest - score);
-            highest = score;
-            const __m256 r = _mm256_set1_ps(rescale);
-            for (int64_t i = 0; i < vectored; i += 8) {
-                _mm256_storeu_ps(output + i, round_f16x8(_mm256_mul_ps(_mm256_loadu_ps(output + i), r)));
-            }
-            for (int64_t i = vectored; i < size; i++) output[i] = round_f16_avx2(output[i] * rescale);
-        } else {
-            weight = expf(score - highest);
-        }
-        const uint16_t *v = values + p * stride;
-        const __m256 w = _mm256_set1_ps(weight);
-        for (int64_t i = 0; i < vectored; i += 8) {
-            const __m256 updated = _mm256_fmadd_ps(load_f16x8(v + i), w, _mm256_loadu_ps(output + i));
-            _mm256_storeu_ps(output + i, round_f16x8(updated));
-        }
-        for (int64_t i = vectored; i < size; i++) output[i] = round_f16_avx2(fmaf(_cvtsh_ss(v[i]), weight, output[i]));
-        sum = fmaf(sum, rescale, weight);
+}
+
+AVX2 static void rescale_avx2(float *output, float rescale, int64_t size) {
+    const int64_t vectored = size - size % 8;
+    const __m256 r = _mm256_set1_ps(rescale);
+    for (int64_t i = 0; i < vectored; i += 8) {
+        _mm256_storeu_ps(output + i, round_f16x8(_mm256_mul_ps(_mm256_loadu_ps(output + i), r)));
     }
-    const float inverse = sum == 0.0f ? 0.0f : 1.0f / sum;
-    for (int64_t i = 0; i < size; i++) output[i] *= inverse;
+    for (int64_t i = vectored; i < size; i++) output[i] = round_f16_avx2(output[i] * rescale);
+}
+
+AVX2 static void accumulate_avx2(float *output, const uint16_t *value, float weight, int64_t size) {
+    const int64_t vectored = size - size % 8;
+    const __m256 w = _mm256_set1_ps(weight);
+    for (int64_t i = 0; i < vectored; i += 8) {
+        const __m256 updated = _mm256_fmadd_ps(load_f16x8(value + i), w, _mm256_loadu_ps(output + i));
+        _mm256_storeu_ps(output + i, round_f16x8(updated));
+    }
+    for (int64_t i = vectored; i < size; i++) {
+        output[i] = round_f16_avx2(fmaf(_cvtsh_ss(value[i]), weight, output[i]));
+    }
+}
+
+AVX2 static void attention_avx2(const float *query, const uint16_t *keys, const uint16_t *values, int64_t stride,
+                                int64_t positions, int64_t size, float scale, float *q16, float *output) {
+    online_attention(query, keys, values, stride, positions, size, scale, q16, output,
+                     round_query_avx2, dot_f16_avx2, rescale_avx2, accumulate_avx2);
 }
 #endif
 

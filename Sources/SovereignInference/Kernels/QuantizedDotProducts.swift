@@ -7,8 +7,9 @@ import CInferenceKernels
 ///
 /// The kernels are C (`CInferenceKernels`): to agree with llama.cpp to the
 /// last bit they accumulate in ggml's eight float lanes with fused
-/// multiply-adds, which baseline Swift can only reach through a library
-/// call per lane (measured: 0.46× the speed). Each has a scalar Swift twin
+/// multiply-adds, which Swift built for baseline x86-64 reaches only through
+/// a library call per lane (tried in attention and RoPE alone: prompt speed
+/// fell to 0.46× of the Swift SIMD engine's). Each has a scalar Swift twin
 /// (`…Reference`, ggml's generic formula straight from the bytes) that
 /// tests compare with it.
 enum QuantizedDotProducts {
