@@ -94,6 +94,7 @@ final class Bench {
         let mean = rates.reduce(0, +) / Double(rates.count)
         let variance = rates.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(rates.count - 1, 1))
         print("{\"test\":\"\(name)\",\"threads\":\(context.threadCount),\"tokens\":\(tokens),"
+            + "\"kernels\":\"\(context.configuration.kernels.instructionSet)\","
             + "\"tokensPerSecond\":\(mean),\"stddev\":\(variance.squareRoot()),\"samples\":\(rates)}")
     }
 }

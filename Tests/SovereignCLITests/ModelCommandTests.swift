@@ -40,4 +40,25 @@ import SovereignTestSupport
         #expect(outputs[0] == outputs[1])
         #expect(outputs[0].hasPrefix(" Paris."), "\(outputs[0])")
     }
+
+    /// The portable kernels give the same tokens as the fastest ones, and
+    /// the JSON says which ran; an unknown choice is refused.
+    @Test func portableKernelsGiveTheSameTokens() throws {
+        let model = try Self.model()
+        let w = try Workspace(keys: [])
+        defer { w.remove() }
+        var runs: [[String: Any]] = []
+        for kernels in ["automatic", "portable"] {
+            let result = try w.run(["model", "generate", model, "--prompt", "Write a haiku about the sea.", "--chat",
+                                    "--max-tokens", "12", "--kernels", kernels, "--json"])
+            #expect(result.status == 0, "\(result.stderr)")
+            runs.append(try #require(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]))
+        }
+        #expect(runs[0]["tokens"] as? [Int] == runs[1]["tokens"] as? [Int])
+        #expect((runs[0]["tokens"] as? [Int])?.count == 12)
+        #expect(runs[1]["kernels"] as? String == "portable")
+        let refused = try w.run(["model", "generate", model, "--prompt", "x", "--kernels", "fast"])
+        #expect(refused.status == 64)
+        #expect(refused.stderr.hasPrefix("Error: The value 'fast' is invalid for '--kernels'\n"))
+    }
 }

@@ -57,6 +57,7 @@ enum ModelCommands {
             .value("--seed", "<s>", "Seed of the sampler (default 0)."),
             .value("--threads", "<n>", "Threads for the forward pass (default: the online CPUs, at most 8)."),
             .value("--context", "<n>", "Context length in tokens (default 2048)."),
+            .value("--kernels", "<k>", "automatic (the fastest this CPU has; the default) or portable. Both give the same tokens."),
             CommonOptions.json,
         ],
         run: runGenerate
@@ -204,10 +205,16 @@ enum ModelCommands {
             guard let seed = UInt64(text) else { throw invalid(arguments, "--seed") }
             sampling.seed = seed
         }
+        var kernels = KernelSelection.automatic
+        if let text = arguments.value("--kernels") {
+            guard let choice = KernelSelection(rawValue: text) else { throw invalid(arguments, "--kernels") }
+            kernels = choice
+        }
         let json = arguments.flag("--json")
 
         let session = try model { () throws(GGUFError) in
-            try InferenceSession(contentsOf: path, configuration: .init(contextLength: contextLength, threadCount: threads))
+            try InferenceSession(contentsOf: path, configuration: .init(contextLength: contextLength, threadCount: threads,
+                                                                        kernels: kernels))
         }
         let tokens = try model { () throws(GGUFError) in
             arguments.flag("--chat") ? try session.promptTokens(for: [.user(prompt)]) : session.promptTokens(for: prompt)
