@@ -18,7 +18,10 @@ final class MatrixMultiplier {
     var usesReferenceKernels = false
     /// Which machine code the C kernels run (results are the same).
     var kernels = KernelSelection.automatic
-    private let q8: Q8BlockBuffer
+    /// Quantised activations, one buffer per block type (Q4_0 and Q8_0
+    /// weights take Q8_0 blocks, Q4_1 takes Q8_1; a model may mix them).
+    private let q8_0: Q8BlockBuffer
+    private let q8_1: Q8BlockBuffer
     private let halves: UnsafeMutablePointer<Float>
 
     /// Output rows per chunk of work handed to a thread.
@@ -28,7 +31,8 @@ final class MatrixMultiplier {
         let columns = (maxColumns + 31) / 32 * 32
         self.maxColumns = columns
         self.maxRows = maxRows
-        q8 = Q8BlockBuffer(capacity: columns * maxRows)
+        q8_0 = Q8BlockBuffer(capacity: columns * maxRows)
+        q8_1 = Q8BlockBuffer(capacity: columns * maxRows)
         halves = .allocate(capacity: columns * maxRows)
     }
 
@@ -41,7 +45,7 @@ final class MatrixMultiplier {
         precondition(tasks.allSatisfy { $0.weights.columns == columns })
 
         // Prepare each activation form once.
-        var quantized: Q8Blocks?
+        var blocksQ8_0: Q8Blocks?, blocksQ8_1: Q8Blocks?
         var rounded: UnsafePointer<Float>?
         for task in tasks {
             switch task.traits.activation {
@@ -52,11 +56,13 @@ final class MatrixMultiplier {
                     for i in 0 ..< rows * columns { halves[i] = HalfPrecision.rounded(input[i]) }
                     rounded = UnsafePointer(halves)
                 }
-            case .q8(let type):
-                // One quantised form per call: the tasks sharing an input share a type.
-                precondition(quantized == nil || quantized?.type == type, "mixed activation types in one call")
-                if quantized == nil {
-                    quantized = q8.fill(type, from: input, rows: rows, columns: columns, reference: usesReferenceKernels)
+            case .q8(let type) where type == .q8_1:
+                if blocksQ8_1 == nil {
+                    blocksQ8_1 = q8_1.fill(.q8_1, from: input, rows: rows, columns: columns, reference: usesReferenceKernels)
+                }
+            case .q8:
+                if blocksQ8_0 == nil {
+                    blocksQ8_0 = q8_0.fill(.q8_0, from: input, rows: rows, columns: columns, reference: usesReferenceKernels)
                 }
             }
         }
@@ -80,8 +86,10 @@ final class MatrixMultiplier {
                 let operand = task.traits.activation == .float16 ? (rounded ?? input) : input
                 kernel(task.weights, range, operand, rows, task.output, task.weights.rows)
             case .quantized(let kernel):
-                guard let quantized else { preconditionFailure("activations were not quantised") }
-                kernel(task.weights, range, quantized, task.output, task.weights.rows, kernels)
+                guard case .q8(let type) = task.traits.activation, let blocks = type == .q8_1 ? blocksQ8_1 : blocksQ8_0 else {
+                    preconditionFailure("activations were not quantised")
+                }
+                kernel(task.weights, range, blocks, task.output, task.weights.rows, kernels)
             }
         }
     }

@@ -92,6 +92,29 @@ import Testing
         #expect(worst <= limit, "\(type): relative error \(worst)")
     }
 
+    /// One call with weights of different types on the same input (Q4_0
+    /// takes Q8_0 activations, Q4_1 takes Q8_1, F16 rounded floats): each
+    /// result is what it is alone.
+    @Test func mixedTypesInOneCall() {
+        let types: [GGMLType] = [.q4_0, .q4_1, .q8_0, .f16]
+        let fixtures = types.map { Self.fixture($0) }
+        let multiplier = MatrixMultiplier(maxColumns: Self.columns, maxRows: Self.tokens)
+        var outputs = types.map { _ in [Float](repeating: .nan, count: Self.tokens * Self.rows) }
+        let pointers = outputs.indices.map { _ in UnsafeMutablePointer<Float>.allocate(capacity: Self.tokens * Self.rows) }
+        defer { pointers.forEach { $0.deallocate() } }
+        let tasks = zip(fixtures, pointers).map { fixture, output in
+            MatrixMultiplier.Task(weights: fixture.weights.matrix, traits: fixture.weights.traits, output: output)
+        }
+        fixtures[0].input.withUnsafeBufferPointer { input in
+            multiplier.multiply(tasks, input: input.baseAddress!, rows: Self.tokens, columns: Self.columns,
+                                pool: ComputePool(threadCount: 2))
+        }
+        for index in types.indices {
+            outputs[index] = Array(UnsafeBufferPointer(start: pointers[index], count: Self.tokens * Self.rows))
+            #expect(outputs[index].map(\.bitPattern) == Self.product(fixtures[index]).map(\.bitPattern), "\(types[index])")
+        }
+    }
+
     /// The portable C and the AVX2 kernels: the same bits.
     @Test(arguments: QuantizedTestData.allTypes)
     func portableKernelsGiveTheSameBits(type: GGMLType) {

@@ -49,7 +49,7 @@ import Testing
     }
 
     @Test(arguments: QuantizedTestData.allTypes)
-    func simdKernelsFollowScalarTwinsThroughAWholePass(type: GGMLType) throws {
+    func kernelsFollowScalarTwinsThroughAWholePass(type: GGMLType) throws {
         let model = try TinyModel.make(type: type)
         let fast = try Self.logits(model)
         let reference = try Self.logits(model, reference: true)
