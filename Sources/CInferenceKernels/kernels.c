@@ -67,8 +67,11 @@ static int has_avx2(void) {
     return known;
 }
 #define USE_AVX2(choice) ((choice) != SOV_KERNELS_PORTABLE && has_avx2())
+// The kernel version for `choice`: names the AVX2 one only where it exists.
+#define DISPATCH(choice, avx2, portable) (USE_AVX2(choice) ? avx2 : portable)
 #else
 #define USE_AVX2(choice) 0
+#define DISPATCH(choice, avx2, portable) (portable)
 #endif
 
 const char *sov_kernels_name(sov_kernels choice) { return USE_AVX2(choice) ? "avx2" : "portable"; }
@@ -282,9 +285,6 @@ PORTABLE_MATMUL(matmul_q8_0_portable, sov_block_q8_0, sov_block_q8_0, dot_q8_0_p
 AVX2_MATMUL(matmul_q4_0_avx2, block_q4_0, sov_block_q8_0, PREPARE_Q4_0, PRODUCT_SIGNED, NO_MINIMUM)
 AVX2_MATMUL(matmul_q4_1_avx2, block_q4_1, sov_block_q8_1, PREPARE_Q4_1, PRODUCT_Q4_1, MINIMUM_Q4_1)
 AVX2_MATMUL(matmul_q8_0_avx2, sov_block_q8_0, sov_block_q8_0, PREPARE_Q8_0, PRODUCT_SIGNED, NO_MINIMUM)
-#define DISPATCH(choice, avx2, portable) (USE_AVX2(choice) ? avx2 : portable)
-#else
-#define DISPATCH(choice, avx2, portable) (portable)
 #endif
 
 #define PUBLIC_MATMUL(name, activation_block, avx2, portable)                                             \

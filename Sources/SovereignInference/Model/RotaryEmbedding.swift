@@ -10,7 +10,8 @@ internal import Darwin
 /// by position · θ_i, θ_i = base^(−2i/d) for the first `d` = rope dimension
 /// count entries). The angles follow `ggml_rope_cache_init`: θ is carried
 /// from pair to pair by repeated multiplication in float, and cos/sin come
-/// from the C library, so the table holds llama.cpp's numbers.
+/// from the C library, so the table holds llama.cpp's numbers. The rotation
+/// itself is the C kernel `sov_rope` (ggml's fused multiply-adds).
 struct RotaryEmbedding {
     let dimensionCount: Int
     let headDimension: Int
