@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "CInferenceKernels", cSettings: [.unsafeFlags(["-O2", "-ffp-contract=off"])]),
         // Both optimised even in debug builds: unoptimised, the kernels run
         // ~1000x slower (0.14 tok/s measured) and the model tests would take hours.
-        .target(name: "SovereignInference", dependencies: ["CInferenceKernels"], swiftSettings: [.unsafeFlags(["-O"])]),
+        .target(name: "SovereignInference", dependencies: ["SovereignSystem", "CInferenceKernels"], swiftSettings: [.unsafeFlags(["-O"])]),
         // Side-by-side inference benchmark driver (bench/inference/run).
         .executableTarget(name: "InferenceBench", dependencies: ["SovereignInference"]),
         .executableTarget(name: "sovereign", dependencies: ["SovereignCLI"]),

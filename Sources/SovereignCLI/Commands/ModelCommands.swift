@@ -46,7 +46,10 @@ enum ModelCommands {
         discussion: """
         Greedy unless --temperature is above 0; sampling is seeded (--seed, \
         default 0), so a run can be replayed exactly, with any thread count. \
-        Timings and tokens/s go to standard error.
+        Timings and tokens/s go to standard error. Without --chat the prompt \
+        is raw text and special tokens written in it (<|im_start|>, …) are \
+        recognised; with --chat it is a user message, and markup in it stays \
+        plain text.
         """,
         arguments: [modelArgument],
         options: [
@@ -67,9 +70,9 @@ enum ModelCommands {
 
     @Sendable static func runInfo(_ arguments: ParsedArguments) throws -> Int32 {
         let path = arguments.positionals[0]
-        let file = try model { () throws(GGUFError) in try GGUFFile(contentsOf: path) }
-        let shape = try model { () throws(GGUFError) in try LlamaHyperParameters(file: file) }
-        let tokenizer = try model { () throws(GGUFError) in try BPETokenizer(file: file) }
+        let file = try GGUFFile(contentsOf: path)
+        let shape = try LlamaHyperParameters(file: file)
+        let tokenizer = try BPETokenizer(file: file)
         let template: String
         var defaultSystemMessage: String?
         do {
@@ -161,8 +164,9 @@ enum ModelCommands {
     @Sendable static func runTokenize(_ arguments: ParsedArguments) throws -> Int32 {
         let path = arguments.positionals[0]
         let text = try textArgument(arguments, "--text")
-        let file = try model { () throws(GGUFError) in try GGUFFile(contentsOf: path) }
-        let tokenizer = try model { () throws(GGUFError) in try BPETokenizer(file: file) }
+        let file = try GGUFFile(contentsOf: path)
+        let tokenizer = try BPETokenizer(file: file)
+        // The operator's own text, tokenised as llama-tokenize does by default.
         let ids = tokenizer.encode(text, parseSpecial: true, addSpecial: true)
         if arguments.flag("--json") {
             Output.json(.object([
@@ -212,21 +216,18 @@ enum ModelCommands {
         }
         let json = arguments.flag("--json")
 
-        let session = try model { () throws(GGUFError) in
-            try InferenceSession(contentsOf: path, configuration: .init(contextLength: contextLength, threadCount: threads,
-                                                                        kernels: kernels))
-        }
-        let tokens = try model { () throws(GGUFError) in
-            arguments.flag("--chat") ? try session.promptTokens(for: [.user(prompt)]) : session.promptTokens(for: prompt)
-        }
+        let session = try InferenceSession(
+            contentsOf: path, configuration: .init(contextLength: contextLength, threadCount: threads, kernels: kernels))
+        // --chat: the prompt is a user message, whose text never becomes
+        // special tokens; without it, the operator's raw prompt, in which
+        // they are recognised.
+        let tokens = arguments.flag("--chat") ? try session.promptTokens(for: [.user(prompt)]) : session.promptTokens(for: prompt)
         guard tokens.count < contextLength else {
             throw CLIError.failure(thing: path, reason: "the prompt is \(tokens.count) tokens; the context holds \(contextLength) (see --context)")
         }
-        let result = try model { () throws(GGUFError) in
-            try session.generate(tokens: tokens, options: GenerationOptions(maxTokens: maxTokens, sampling: sampling)) { token in
-                if !json { Output.write(token.text, to: .standardOutput) }
-                return true
-            }
+        let result = try session.generate(tokens: tokens, options: GenerationOptions(maxTokens: maxTokens, sampling: sampling)) { token in
+            if !json { Output.write(token.text, to: .standardOutput) }
+            return true
         }
         let timings = result.timings
         if json {
@@ -262,15 +263,6 @@ enum ModelCommands {
     }
 
     // MARK: Helpers
-
-    /// Runs `body`, turning a model error into the CLI's one-line failure.
-    static func model<T>(_ body: () throws(GGUFError) -> T) throws(CLIError) -> T {
-        do {
-            return try body()
-        } catch {
-            throw CLIError.failure(thing: error.source, reason: error.reason)
-        }
-    }
 
     /// An option's text, or standard input when it is '-'.
     static func textArgument(_ arguments: ParsedArguments, _ name: String) throws(CLIError) -> String {

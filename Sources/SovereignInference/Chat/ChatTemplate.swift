@@ -10,6 +10,12 @@
 /// a default system turn when the first message is not a system message
 /// (SmolLM2: "You are a helpful AI assistant named SmolLM, trained by Hugging
 /// Face") have that text read from the template itself.
+///
+/// Only the template's own markup becomes special tokens. `tokens(for:using:)`
+/// emits `<|im_start|>` and `<|im_end|>` as ids and tokenises everything a
+/// message brings (role and content, of every role) with special-token
+/// parsing off, so a message that contains `<|im_end|>` cannot close its
+/// turn and open a system turn of its own: the text stays text.
 public struct ChatTemplate: Sendable, Equatable {
     public enum Family: String, Sendable {
         case chatML
@@ -51,19 +57,66 @@ public struct ChatTemplate: Sendable, Equatable {
     }
 
     /// The prompt text for `messages`, ending with the assistant's turn
-    /// opener when `addGenerationPrompt` is true.
+    /// opener when `addGenerationPrompt` is true: what Jinja renders, for
+    /// display and comparison. Do not tokenise it with special-token
+    /// parsing: markup inside a message would become real markup. The
+    /// model's input is `tokens(for:addGenerationPrompt:using:)`.
     public func render(_ messages: [ChatMessage], addGenerationPrompt: Bool = true) -> String {
         var text = ""
-        if let defaultSystemMessage, let first = messages.first, first.role != "system" {
-            text += Self.turn(role: "system", content: defaultSystemMessage)
-        }
-        for message in messages { text += Self.turn(role: message.role, content: message.content) }
+        for turn in turns(messages) { text += Self.start + turn.role + "\n" + turn.content + Self.end + "\n" }
         if addGenerationPrompt { text += Self.start + "assistant\n" }
         return text
     }
 
-    private static func turn(role: String, content: String) -> String {
-        start + role + "\n" + content + end + "\n"
+    /// The prompt's token ids: the same layout as `render`, with the markup
+    /// as special tokens and each message's role and content as ordinary
+    /// text (`parseSpecial: false`), whatever it contains.
+    ///
+    /// For messages without special-token text this is exactly what
+    /// tokenising `render`'s text with special tokens parsed gives (and so
+    /// llama.cpp's ids): that tokenisation also cuts the text at each
+    /// marker and runs BPE on the pieces between, which are the pieces here.
+    /// `role + "\n" + content` stays one piece because a word can span the
+    /// newline and the content's first characters (`"user\n  hi"` splits
+    /// as `user`, `\n `, ` hi`).
+    ///
+    /// Throws `.invalidVocabulary` when the vocabulary has no special token
+    /// for a marker: ChatML with its markers as plain text is not ChatML.
+    public func tokens(
+        for messages: [ChatMessage], addGenerationPrompt: Bool = true, using tokenizer: BPETokenizer
+    ) throws(GGUFError) -> [TokenID] {
+        let start = try Self.marker(Self.start, in: tokenizer)
+        let end = try Self.marker(Self.end, in: tokenizer)
+        let newline = tokenizer.encode("\n", parseSpecial: false)
+        var ids: [TokenID] = []
+        for turn in turns(messages) {
+            ids.append(start)
+            ids += tokenizer.encode(turn.role + "\n" + turn.content, parseSpecial: false)
+            ids.append(end)
+            ids += newline
+        }
+        if addGenerationPrompt {
+            ids.append(start)
+            ids += tokenizer.encode("assistant\n", parseSpecial: false)
+        }
+        return ids
+    }
+
+    /// The turns the template renders: the default system turn when it
+    /// applies, then the messages.
+    private func turns(_ messages: [ChatMessage]) -> [ChatMessage] {
+        if let defaultSystemMessage, let first = messages.first, first.role != "system" {
+            return [.system(defaultSystemMessage)] + messages
+        }
+        return messages
+    }
+
+    private static func marker(_ text: String, in tokenizer: BPETokenizer) throws(GGUFError) -> TokenID {
+        guard let id = tokenizer.specialToken(text) else {
+            throw GGUFError.invalidVocabulary(
+                source: tokenizer.source, reason: "no special token \(text), which the ChatML template needs")
+        }
+        return id
     }
 
     /// The literal system turn a template inserts when the first message is

@@ -1,16 +1,23 @@
+public import SovereignSystem
+
 /// Every failure SovereignInference reports about a model file: the GGUF
 /// container, the metadata it carries (hyper-parameters, vocabulary, chat
 /// template), the tensors it describes, and the inputs a run of it is given
-/// (token ids, context length). Each case names the file (`source`)
-/// and says what is wrong, expected against actual where there is one, so the
-/// CLI can print `sovereign: <file>: <reason>` once.
+/// (token ids, context length). Each case names the file (`source`, the
+/// `thing` of `SovereignError`) and says what is wrong, expected against
+/// actual where there is one, so the CLI prints `sovereign: <file>: <reason>`
+/// as it does for every module's error, with no case of its own for this one.
 ///
 /// A hostile or damaged file must end here, never in a trap: the parser
 /// checks every count, length and offset against the bytes that exist before
 /// it reads or allocates.
-public enum GGUFError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// The file could not be opened, sized or mapped (`operation` names the syscall).
-    case io(source: String, operation: String, errno: Int32)
+public enum GGUFError: SovereignError, Sendable, Equatable {
+    /// The file could not be opened, sized or mapped: the failed call, its
+    /// path and errno, as every module reports a system call.
+    case io(SystemError)
+    /// The path names something other than a regular file (a FIFO, a
+    /// device, …): mapping one is never what a model path means.
+    case notRegularFile(source: String)
     /// The first four bytes are not `GGUF`.
     case badMagic(source: String, found: [UInt8])
     /// A GGUF version this reader does not speak (only 2 and 3 are read).
@@ -51,7 +58,9 @@ public enum GGUFError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The file (or other source) the error is about.
     public var source: String {
         switch self {
-        case .io(let source, _, _), .badMagic(let source, _), .unsupportedVersion(let source, _),
+        case .io(let error):
+            return error.path
+        case .notRegularFile(let source), .badMagic(let source, _), .unsupportedVersion(let source, _),
              .truncated(let source, _, _, _, _), .limitExceeded(let source, _, _, _),
              .invalidMetadata(let source, _, _), .missingKey(let source, _),
              .typeMismatch(let source, _, _, _), .invalidTensor(let source, _, _),
@@ -67,8 +76,10 @@ public enum GGUFError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What is wrong, without the source.
     public var reason: String {
         switch self {
-        case .io(_, let operation, let errno):
-            return "\(operation): \(GGUFError.errnoText(errno))"
+        case .io(let error):
+            return error.reason
+        case .notRegularFile:
+            return "not a regular file"
         case .badMagic(_, let found):
             let hex = found.map { byte in
                 let digits = String(byte, radix: 16)
@@ -112,9 +123,5 @@ public enum GGUFError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    public var description: String { "\(source): \(reason)" }
-
-    private static func errnoText(_ code: Int32) -> String {
-        SystemCalls.errorText(code)
-    }
+    public var thing: String { source }
 }

@@ -10,14 +10,8 @@ final class ModelBytes: @unchecked Sendable {
 
     /// Maps `path` read-only.
     init(mapping path: String) throws(GGUFError) {
-        switch SystemCalls.mapReadOnly(path: path) {
-        case .success(let (base, count)):
-            self.base = base
-            self.count = count
-            self.isMapped = true
-        case .failure(let failure):
-            throw GGUFError.io(source: path, operation: failure.operation, errno: failure.code)
-        }
+        (base, count) = try SystemCalls.mapReadOnly(path: path)
+        isMapped = true
     }
 
     /// Copies `bytes` into memory this object owns.

@@ -36,14 +36,19 @@ public final class InferenceSession {
     /// The model's chat template, or the reason there is none we can render.
     public func chatTemplate() throws(GGUFError) -> ChatTemplate { try template.get() }
 
-    /// Token ids of `messages` rendered by the model's chat template, with
-    /// the assistant's turn opened.
+    /// Token ids of `messages` laid out by the model's chat template, with
+    /// the assistant's turn opened. Message text never becomes special
+    /// tokens (see `ChatTemplate.tokens(for:addGenerationPrompt:using:)`):
+    /// a user cannot open a system turn by typing `<|im_start|>system`.
     public func promptTokens(for messages: [ChatMessage]) throws(GGUFError) -> [TokenID] {
-        tokenizer.encode(try chatTemplate().render(messages, addGenerationPrompt: true), parseSpecial: true)
+        try chatTemplate().tokens(for: messages, addGenerationPrompt: true, using: tokenizer)
     }
 
-    /// Token ids of plain `text` (special tokens in it are recognised, and
-    /// BOS is added when the vocabulary asks for it, as llama.cpp does).
+    /// Token ids of raw `text`, as llama.cpp tokenises a prompt: special
+    /// tokens written in it are recognised (`<|im_start|>` is the token),
+    /// and BOS is added when the vocabulary asks for it. The raw path is for
+    /// the operator's own text, who may lay out turns by hand; text from
+    /// anyone else goes through `promptTokens(for: [ChatMessage])`.
     public func promptTokens(for text: String) -> [TokenID] {
         tokenizer.encode(text, parseSpecial: true, addSpecial: true)
     }
@@ -56,7 +61,8 @@ public final class InferenceSession {
         try generate(tokens: promptTokens(for: messages), options: options, onToken: onToken)
     }
 
-    /// Continues `text`.
+    /// Continues raw `text`, special tokens in it recognised (see
+    /// `promptTokens(for: String)`).
     public func generate(
         text: String, options: GenerationOptions = .init(),
         onToken: (GeneratedToken) -> Bool = { _ in true }

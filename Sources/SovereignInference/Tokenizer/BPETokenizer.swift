@@ -4,9 +4,15 @@
 /// words by the model's pre-tokenizer, and each word's bytes are merged by
 /// rank with a priority queue (best rank first, leftmost among equals).
 ///
+/// Whether text may turn into special tokens is the caller's decision on
+/// every call (`parseSpecial` has no default): text a person other than the
+/// operator wrote (chat message content) must never open a turn of its own.
+///
 /// Decoding turns ids back into bytes; see `StreamingTokenDecoder` for text
 /// that arrives one token at a time.
 public struct BPETokenizer: Sendable {
+    /// The file the vocabulary came from; errors about it name this.
+    public let source: String
     public let vocabulary: TokenVocabulary
     public let preTokenizer: PreTokenizer
     private let mergeTable: BPEMergeTable
@@ -42,6 +48,7 @@ public struct BPETokenizer: Sendable {
             if utf8.count == 1, let byte = utf8.first, byte < 128 { singles[Int(byte)] = TokenID(id) }
         }
 
+        self.source = source
         self.vocabulary = vocabulary
         self.preTokenizer = preTokenizer
         self.mergeTable = BPEMergeTable(tokenBytes: vocabulary.rawBytes, merges: merges)
@@ -53,10 +60,14 @@ public struct BPETokenizer: Sendable {
 
     /// Token ids for `text`.
     /// - Parameters:
-    ///   - parseSpecial: recognise control tokens such as `<|im_start|>` in
-    ///     the text (llama-tokenize's default); when false they are plain text.
+    ///   - parseSpecial: true: control tokens written in the text, such as
+    ///     `<|im_start|>`, become those tokens (llama-tokenize's default; for
+    ///     the operator's own prompt). False: they are ordinary text, split
+    ///     by BPE like any other (`llama_tokenize(..., parse_special=false)`);
+    ///     use it for anything someone else wrote. User-defined tokens are cut
+    ///     out either way, as llama.cpp does.
     ///   - addSpecial: add BOS/EOS when the vocabulary asks for them.
-    public func encode(_ text: String, parseSpecial: Bool = true, addSpecial: Bool = false) -> [TokenID] {
+    public func encode(_ text: String, parseSpecial: Bool, addSpecial: Bool = false) -> [TokenID] {
         let bytes = Array(text.utf8)
         var output: [TokenID] = []
         output.reserveCapacity(bytes.count / 3 + 2)
@@ -72,6 +83,13 @@ public struct BPETokenizer: Sendable {
         }
         if addSpecial, vocabulary.addsEOS, let eos = vocabulary.eos { output.append(eos) }
         return output
+    }
+
+    /// The token that special-token parsing turns `text` into (a control,
+    /// user-defined or unknown token whose text is exactly `text`), or nil.
+    /// Templates use it to emit their own markup as ids, never as text.
+    public func specialToken(_ text: String) -> TokenID? {
+        splitter.token(forText: Array(text.utf8))
     }
 
     /// Reusable buffers for the merge loop, so words cost no allocations.

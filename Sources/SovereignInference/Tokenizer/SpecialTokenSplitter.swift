@@ -27,6 +27,12 @@ struct SpecialTokenSplitter: Sendable {
         self.specials = specials
     }
 
+    /// The token `split(_:parseSpecial: true)` makes of exactly `text`:
+    /// the first in the same order, so duplicates resolve as they do there.
+    func token(forText text: [UInt8]) -> TokenID? {
+        specials.first { $0.bytes == text }?.id
+    }
+
     func split(_ text: [UInt8], parseSpecial: Bool) -> [Fragment] {
         guard !text.isEmpty else { return [] }
         var fragments: [Fragment] = [.text(0 ..< text.count)]

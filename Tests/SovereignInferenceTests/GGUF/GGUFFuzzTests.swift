@@ -72,7 +72,7 @@ struct SplitMix64: RandomNumberGenerator {
         }
         _ = try? LlamaHyperParameters(file: file)
         if let tokenizer = try? BPETokenizer(file: file) {
-            let ids = tokenizer.encode("hello world <|im_start|>user 123 \u{1F600} caf\u{E9}")
+            let ids = tokenizer.encode("hello world <|im_start|>user 123 \u{1F600} caf\u{E9}", parseSpecial: true)
             _ = tokenizer.decode(ids)
             var stream = StreamingTokenDecoder(vocabulary: tokenizer.vocabulary, special: true)
             for id in ids { _ = stream.append(id) }

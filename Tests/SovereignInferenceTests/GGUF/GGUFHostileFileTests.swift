@@ -286,18 +286,49 @@ import Testing
         #expect("sovereign: \(error)" == "sovereign: tiny.gguf: metadata 'nope' is missing")
     }
 
-    @Test func reportsFilesThatCannotBeOpened() {
-        #expect(throws: GGUFError.io(source: "/nonexistent/model.gguf", operation: "open", errno: ENOENT)) {
-            try GGUFFile(contentsOf: "/nonexistent/model.gguf")
+    /// The error for a path that does not map, failing the test when it does.
+    func openError(_ path: String, sourceLocation: SourceLocation = #_sourceLocation) -> GGUFError? {
+        do {
+            _ = try GGUFFile(contentsOf: path)
+            Issue.record("\(path) loaded", sourceLocation: sourceLocation)
+            return nil
+        } catch {
+            return error
         }
-        let error = GGUFError.io(source: "/nonexistent/model.gguf", operation: "open", errno: ENOENT)
-        #expect(error.description == "/nonexistent/model.gguf: open: No such file or directory")
-        #expect(throws: GGUFError.io(source: "/tmp", operation: "open", errno: EISDIR)) {
-            try GGUFFile(contentsOf: "/tmp")
-        }
-        #expect(throws: GGUFError.io(source: "/dev/null", operation: "open (not a regular file)", errno: EINVAL)) {
-            try GGUFFile(contentsOf: "/dev/null")
-        }
+    }
+
+    /// Failed system calls arrive as SovereignSystem's `SystemError` (path,
+    /// call, errno), and the error reads as every module's does.
+    @Test func reportsFilesThatCannotBeOpened() throws {
+        let missing = try #require(openError("/nonexistent/model.gguf"))
+        guard case .io(let system) = missing else { throw TestSetupError(description: "not an I/O error: \(missing)") }
+        #expect(system.path == "/nonexistent/model.gguf")
+        #expect(system.operation == "open")
+        #expect(system.errno == ENOENT)
+        #expect(missing.thing == "/nonexistent/model.gguf")
+        #expect(missing.source == missing.thing)
+        #expect(missing.description == "/nonexistent/model.gguf: open: No such file or directory")
+
+        let directory = try #require(openError("/tmp"))
+        #expect(directory.description == "/tmp: open: Is a directory")
+        guard case .io(let system) = directory else { throw TestSetupError(description: "not an I/O error: \(directory)") }
+        #expect(system.errno == EISDIR)
+
+        #expect(openError("/dev/null") == .notRegularFile(source: "/dev/null"))
+        #expect(openError("/dev/null")?.description == "/dev/null: not a regular file")
+    }
+
+    /// A regular file that cannot be mapped (sysfs attributes refuse mmap
+    /// with ENODEV) gives a `SystemError` naming the path and `mmap`.
+    @Test func reportsAFileThatCannotBeMapped() throws {
+        let attribute = "/sys/kernel/uevent_seqnum"
+        try #require(FileManager.default.isReadableFile(atPath: attribute), "this test needs sysfs mounted at /sys")
+        let error = try #require(openError(attribute))
+        guard case .io(let system) = error else { throw TestSetupError(description: "not an I/O error: \(error)") }
+        #expect(system.path == attribute)
+        #expect(system.operation == "mmap")
+        #expect(system.errno == ENODEV)
+        #expect(error.description == "\(attribute): mmap: No such device")
     }
 
     @Test func mapsAFileFromDisk() throws {

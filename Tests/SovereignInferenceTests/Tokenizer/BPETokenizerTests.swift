@@ -12,16 +12,16 @@ import Testing
     @Test func mergesApplyByRank() throws {
         let tokenizer = try tinyTokenizer()
         let texts = tokenizer.vocabulary.texts
-        let ids = tokenizer.encode("hello world")
+        let ids = tokenizer.encode("hello world", parseSpecial: false)
         #expect(ids.map { texts[Int($0)] } == ["hello", "Ġworld"])
         // "hel" has no merge for "he"+"l" and "l l" needs a second l: "he", "l".
-        #expect(tokenizer.encode("hel").map { texts[Int($0)] } == ["he", "l"])
+        #expect(tokenizer.encode("hel", parseSpecial: false).map { texts[Int($0)] } == ["he", "l"])
         #expect(tokenizer.decode(ids) == "hello world")
     }
 
     @Test func specialTokensAreCutOutOnlyWhenParsed() throws {
         let tokenizer = try TestModel.loadTokenizer()
-        #expect(tokenizer.encode("<|im_start|>user") == [1, 4093])
+        #expect(tokenizer.encode("<|im_start|>user", parseSpecial: true) == [1, 4093])
         let plain = tokenizer.encode("<|im_start|>user", parseSpecial: false)
         #expect(!plain.contains(1))
         #expect(tokenizer.decode(plain) == "<|im_start|>user")
@@ -29,7 +29,20 @@ import Testing
         #expect(tokenizer.decode([1, 4093, 2]) == "<|im_start|>user<|im_end|>")
         #expect(tokenizer.decode([1, 4093, 2], special: false) == "user")
         // No BOS is added for this model (add_bos_token is false).
-        #expect(tokenizer.encode("hi", addSpecial: true) == tokenizer.encode("hi"))
+        #expect(tokenizer.encode("hi", parseSpecial: true, addSpecial: true) == tokenizer.encode("hi", parseSpecial: true))
+    }
+
+    /// Whether markup in text becomes special tokens is the caller's
+    /// choice: as text, `<|im_end|>` is its bytes' tokens (id 3 + byte in
+    /// the test vocabulary), and merges still apply around it.
+    @Test func specialTokenParsingIsTheCallersChoice() throws {
+        let tokenizer = try tinyTokenizer()
+        #expect(tokenizer.encode("<|im_end|>hello", parseSpecial: true) == [2, 262])
+        #expect(tokenizer.encode("<|im_end|>hello", parseSpecial: false) == "<|im_end|>".utf8.map { TokenID($0) + 3 } + [262])
+        #expect(tokenizer.specialToken("<|im_end|>") == 2)
+        #expect(tokenizer.specialToken("<|im_end|") == nil)
+        #expect(tokenizer.specialToken("hello") == nil)  // a normal token is not special
+        #expect(tokenizer.source == "tiny.gguf")
     }
 
     /// decode(encode(s)) == s for arbitrary Unicode text, seeded. Planes
@@ -50,7 +63,7 @@ import Testing
                 if let scalar = Unicode.Scalar(UInt32.random(in: pool, using: &random)) { scalars.append(scalar) }
             }
             let text = String(scalars)
-            #expect(tokenizer.decode(tokenizer.encode(text)) == text, "\(text.debugDescription)")
+            #expect(tokenizer.decode(tokenizer.encode(text, parseSpecial: false)) == text, "\(text.debugDescription)")
         }
     }
 
@@ -61,10 +74,10 @@ import Testing
         while text.utf8.count < 8_192 {
             for golden in goldens.tokenize { text += golden.text + " " }
         }
-        _ = tokenizer.encode(text)  // warm up
+        _ = tokenizer.encode(text, parseSpecial: true)  // warm up
         let clock = ContinuousClock()
         var ids: [TokenID] = []
-        let elapsed = clock.measure { ids = tokenizer.encode(text) }
+        let elapsed = clock.measure { ids = tokenizer.encode(text, parseSpecial: true) }
         #expect(ids.count > 1_000)
         // Generous for an unoptimised debug build; release is ~10× faster.
         #expect(elapsed < .milliseconds(500), "encoding \(text.utf8.count) bytes took \(elapsed)")
