@@ -49,7 +49,7 @@ let package = Package(
         .testTarget(name: "SovereignPolicyTests", dependencies: ["SovereignPolicy", "SovereignFormats", "SovereignTestSupport"]),
         .testTarget(name: "SovereignTrustTests", dependencies: ["SovereignTrust", "SovereignCrypto", "SovereignFormats"]),
         .testTarget(name: "SovereignCLITests", dependencies: ["SovereignCLI", "sovereign", "SovereignTestSupport"]),
-        .testTarget(name: "SovereignInferenceTests", dependencies: ["SovereignInference"]),
+        .testTarget(name: "SovereignInferenceTests", dependencies: ["SovereignInference", "SovereignTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

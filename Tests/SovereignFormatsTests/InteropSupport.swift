@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SovereignTestSupport
 @testable import SovereignFormats
 
 /// Runs the independent Python checkers in Tests/Interop with the package's
@@ -28,21 +29,13 @@ enum FormatsInterop {
         guard FileManager.default.isExecutableFile(atPath: python) else {
             throw Failure(description: "\(python) not found: run scripts/setup")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [packageRoot + "/Tests/Interop/" + script] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let output = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard process.terminationStatus != 2 else {
+        let result = try runProcess(python, [packageRoot + "/Tests/Interop/" + script] + arguments)
+        // The checkers print their verdict on stdout and tracebacks on stderr.
+        let output = (result.stdout + result.stderr).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard result.status != 2 else {
             throw Failure(description: "\(script) could not run: \(output) (run scripts/setup)")
         }
-        return Result(status: process.terminationStatus, output: output)
+        return Result(status: result.status, output: output)
     }
 
     /// Writes `value` canonically to a fresh temporary file and runs `script`

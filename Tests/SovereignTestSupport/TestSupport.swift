@@ -1,8 +1,8 @@
 import Foundation
 
-// Helpers shared by every test target: scratch directories, running
-// programs, deterministic bytes. A library target of its own (not copied
-// into each test target) so there is one version of each.
+// Helpers shared by every test target: scratch directories, deterministic
+// bytes (running programs is in ProcessRunner.swift). A library target of its
+// own (not copied into each test target) so there is one version of each.
 
 /// A fresh directory under the system temp dir, removed by `remove()`.
 public struct TemporaryDirectory: Sendable {
@@ -18,34 +18,6 @@ public struct TemporaryDirectory: Sendable {
     public func file(_ name: String) -> String { path + "/" + name }
 
     public func remove() { try? FileManager.default.removeItem(atPath: path) }
-}
-
-/// Runs a program and captures its output.
-public struct ProcessResult: Sendable {
-    public let status: Int32
-    public let stdout: String
-    public let stderr: String
-}
-
-public func runProcess(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-                directory: String? = nil) throws -> ProcessResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    if let environment { process.environment = environment }
-    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    // Read both pipes to the end before waiting, so a chatty child cannot block.
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return ProcessResult(status: process.terminationStatus,
-                         stdout: String(decoding: outData, as: UTF8.self),
-                         stderr: String(decoding: errData, as: UTF8.self))
 }
 
 /// Deterministic pseudo-random bytes (SplitMix64), so failures reproduce.

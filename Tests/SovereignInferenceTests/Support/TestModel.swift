@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SovereignTestSupport
 @testable import SovereignInference
 
 /// Paths inside the repository, found from this file's location (resolving
@@ -37,25 +38,17 @@ enum TestModel {
 
     private static func fetch() -> Result<String, TestSetupError> {
         let script = Repository.path("scripts/fetch-model")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [script.path]
-        // One pipe for both streams: reading two pipes one after the other
-        // can deadlock when the second fills. The path is the last line.
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
+        let result: ProcessResult
         do {
-            try process.run()
+            result = try runProcess("/bin/bash", [script.path])
         } catch {
             return .failure(TestSetupError(description: "cannot run \(script.path): \(error)"))
         }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard process.terminationStatus == 0, let last = text.split(separator: "\n").last else {
+        // The path is the last line on stdout; progress and errors go to stderr.
+        let text = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard result.status == 0, let last = text.split(separator: "\n").last else {
             return .failure(TestSetupError(description:
-                "scripts/fetch-model failed (exit \(process.terminationStatus)); the real model is required: \(text)"))
+                "scripts/fetch-model failed (exit \(result.status)); the real model is required: \(result.stderr)\(result.stdout)"))
         }
         return .success(String(last))
     }
