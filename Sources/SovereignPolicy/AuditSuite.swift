@@ -20,34 +20,34 @@ public struct AuditSuite: Sendable, Equatable {
     public let name: String
     public let cases: [Case]
 
+    /// Reads a suite strictly (unknown fields are errors).
     public init(json bytes: [UInt8], source: String) throws(FormatsError) {
-        var root = try StrictObjectReader(parsing: bytes, source: source)
-        let schema = try root.string("schema")
-        guard schema == Self.schema else { throw root.error("schema", "is '\(schema)', expected '\(Self.schema)'") }
-        name = try root.nonEmptyString("name")
-        var cases: [Case] = []
-        for var entry in try root.objects("cases") {
-            let id = try entry.nonEmptyString("id")
-            let prompt = try entry.nonEmptyString("prompt")
-            var expect = try entry.object("expect")
-            let refuse = try expect.optionalBool("refuse") ?? false
-            let noViolations = try expect.optionalBool("noViolations") ?? false
-            let mustMention = try expect.optionalStrings("mustMention") ?? []
-            let mustNotMention = try expect.optionalStrings("mustNotMention") ?? []
-            try expect.finish()
-            guard refuse || noViolations || !mustMention.isEmpty || !mustNotMention.isEmpty else {
-                throw expect.error("", "states no expectation (refuse, noViolations, mustMention or mustNotMention)")
-            }
-            let rules = try entry.optionalStrings("rules") ?? []
-            try entry.finish()
-            cases.append(Case(id: id, prompt: prompt, refuse: refuse, noViolations: noViolations,
-                              mustMention: mustMention, mustNotMention: mustNotMention, rules: rules))
+        (name, cases) = try JSONObjectReader.read(parsing: bytes, source: source, mode: .strict) { root throws(FormatsError) in
+            let schema = try root.string("schema")
+            guard schema == Self.schema else { throw root.error("schema", "is '\(schema)', expected '\(Self.schema)'") }
+            let name = try root.nonEmptyString("name")
+            let cases = try root.objects("cases") { entry throws(FormatsError) in try Case(reading: &entry) }
+            guard !cases.isEmpty else { throw root.error("cases", "must list at least one case") }
+            return (name, cases)
         }
-        guard !cases.isEmpty else { throw root.error("cases", "must list at least one case") }
-        try root.finish()
         if let duplicate = ReferenceDocument.firstDuplicate(cases.map(\.id)) {
             throw FormatsError(source: source, reason: "case id '\(duplicate)' is used twice")
         }
-        self.cases = cases
+    }
+}
+
+extension AuditSuite.Case {
+    /// One entry of `cases`; `expect` must state at least one expectation.
+    init(reading entry: inout JSONObjectReader) throws(FormatsError) {
+        id = try entry.nonEmptyString("id")
+        prompt = try entry.nonEmptyString("prompt")
+        (refuse, noViolations, mustMention, mustNotMention) = try entry.object("expect") { expect throws(FormatsError) in
+            (try expect.optionalBool("refuse") ?? false, try expect.optionalBool("noViolations") ?? false,
+             try expect.optionalStrings("mustMention") ?? [], try expect.optionalStrings("mustNotMention") ?? [])
+        }
+        guard refuse || noViolations || !mustMention.isEmpty || !mustNotMention.isEmpty else {
+            throw entry.error("expect", "states no expectation (refuse, noViolations, mustMention or mustNotMention)")
+        }
+        rules = try entry.optionalStrings("rules") ?? []
     }
 }

@@ -31,39 +31,45 @@ public struct RuleSet: Sendable, Equatable {
     public static let schema = "sovereign.rules/v1"
     public let rules: [Rule]
 
+    /// Reads `rules.json` strictly: a field this version does not know is
+    /// an error naming its path (`unknown field 'rules[3].maxChars'`).
     public init(json bytes: [UInt8], source: String) throws(FormatsError) {
-        var root = try StrictObjectReader(parsing: bytes, source: source)
-        let schema = try root.string("schema")
-        guard schema == Self.schema else { throw root.error("schema", "is '\(schema)', expected '\(Self.schema)'") }
-        var rules: [Rule] = []
-        for var entry in try root.objects("rules") {
-            let id = try entry.nonEmptyString("id")
-            let kindName = try entry.string("kind")
-            guard let kind = Rule.Kind(rawValue: kindName) else {
-                throw entry.error("kind", "'\(kindName)' is not one of \(Rule.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            let derivedFrom = try entry.nonEmptyString("derivedFrom")
-            let blip = try entry.nonEmptyString("blip")
-            var patterns: [String] = []
-            var maxCharacters: Int?
-            switch kind {
-            case .forbid, .require, .refuseWhen:
-                patterns = try entry.optionalStrings("patterns") ?? []
-                guard !patterns.isEmpty, patterns.allSatisfy({ !$0.isEmpty }) else {
-                    throw entry.error("patterns", "a '\(kind.rawValue)' rule needs at least one non-empty pattern")
-                }
-            case .maxLength:
-                maxCharacters = Int(try entry.integer("maxCharacters", in: 1...1_000_000))
-            case .mustCite:
-                break
-            }
-            try entry.finish()
-            rules.append(Rule(id: id, kind: kind, derivedFrom: derivedFrom, blip: blip, patterns: patterns, maxCharacters: maxCharacters))
+        let rules = try JSONObjectReader.read(parsing: bytes, source: source, mode: .strict) { root throws(FormatsError) in
+            let schema = try root.string("schema")
+            guard schema == Self.schema else { throw root.error("schema", "is '\(schema)', expected '\(Self.schema)'") }
+            return try root.objects("rules") { entry throws(FormatsError) in try Rule(reading: &entry) }
         }
-        try root.finish()
         if let duplicate = ReferenceDocument.firstDuplicate(rules.map(\.id)) {
             throw FormatsError(source: source, reason: "rule id '\(duplicate)' is used twice")
         }
         self.rules = rules
+    }
+}
+
+extension Rule {
+    /// One entry of `rules.json`; the fields a kind does not use are unknown.
+    init(reading entry: inout JSONObjectReader) throws(FormatsError) {
+        id = try entry.nonEmptyString("id")
+        let kindName = try entry.string("kind")
+        guard let kind = Kind(rawValue: kindName) else {
+            throw entry.error("kind", "'\(kindName)' is not one of \(Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        self.kind = kind
+        derivedFrom = try entry.nonEmptyString("derivedFrom")
+        blip = try entry.nonEmptyString("blip")
+        switch kind {
+        case .forbid, .require, .refuseWhen:
+            patterns = try entry.optionalStrings("patterns") ?? []
+            guard !patterns.isEmpty, patterns.allSatisfy({ !$0.isEmpty }) else {
+                throw entry.error("patterns", "a '\(kind.rawValue)' rule needs at least one non-empty pattern")
+            }
+            maxCharacters = nil
+        case .maxLength:
+            patterns = []
+            maxCharacters = Int(try entry.integer("maxCharacters", in: 1...1_000_000))
+        case .mustCite:
+            patterns = []
+            maxCharacters = nil
+        }
     }
 }

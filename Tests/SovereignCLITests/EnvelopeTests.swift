@@ -119,11 +119,11 @@ import SovereignTestSupport
         expectFailure(try w.run(["verify-envelope", "truncated.dsse.json", "--pub", "release.pub"]),
                       "sovereign: truncated.dsse.json: invalid JSON at line 1, column \(envelope.count - 1): expected ',' or '}' in object")
         expectFailure(try w.run(["verify-envelope", "extra.dsse.json", "--pub", "release.pub"]),
-                      "sovereign: extra.dsse.json: field 'signatures[0]': signature has unknown field 'keyId'")
+                      "sovereign: extra.dsse.json: unknown field 'signatures[0].keyId'")
         expectFailure(try w.run(attest + ["--statement", "not-json.json"]),
                       "sovereign: not-json.json: invalid JSON at line 1, column 11: unexpected end of input")
         expectFailure(try w.run(attest + ["--statement", "wrong-type.json"]),
-                      "sovereign: wrong-type.json: _type is 'https://in-toto.io/Statement/v0.1', expected 'https://in-toto.io/Statement/v1'")
+                      "sovereign: wrong-type.json: _type: is 'https://in-toto.io/Statement/v0.1', expected 'https://in-toto.io/Statement/v1'")
         expectFailure(try w.run(attest + ["--statement", "bad-digest.json"]),
                       "sovereign: bad-digest.json: subject[0]: digest 'sha256' must be 64 lowercase hex characters, got 'XYZ'")
         expectFailure(try w.run(attest + ["--statement", "no-subject.json"]), "sovereign: no-subject.json: missing field 'subject'")

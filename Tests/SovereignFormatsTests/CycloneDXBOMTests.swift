@@ -179,40 +179,40 @@ import Testing
 
     @Test(arguments: [
         (["bomFormat"], nil, "missing field 'bomFormat'"),
-        (["bomFormat"], .string("SPDX"), "'bomFormat' is 'SPDX', expected 'CycloneDX'"),
-        (["specVersion"], .string("1.5"), "'specVersion' is '1.5', expected '1.6'"),
+        (["bomFormat"], .string("SPDX"), "bomFormat: is 'SPDX', expected 'CycloneDX'"),
+        (["specVersion"], .string("1.5"), "specVersion: is '1.5', expected '1.6'"),
         (["serialNumber"], nil, "missing field 'serialNumber'"),
-        (["serialNumber"], .string("urn:uuid:XYZ"), "'serialNumber' must be urn:uuid: and a lowercase UUID, got 'urn:uuid:XYZ'"),
+        (["serialNumber"], .string("urn:uuid:XYZ"), "serialNumber: must be urn:uuid: and a lowercase UUID, got 'urn:uuid:XYZ'"),
         (["metadata"], nil, "missing field 'metadata'"),
         (["metadata", "timestamp"], nil, "missing field 'metadata.timestamp'"),
         (["metadata", "timestamp"], .string("2026-01-01 00:00:00"),
-         "'metadata.timestamp' must be an RFC 3339 UTC timestamp like 2025-01-02T03:04:05Z, got '2026-01-01 00:00:00'"),
-        (["metadata", "tools", "components"], .array([]), "'metadata.tools.components' must list the tool that wrote the BOM"),
-        (["metadata", "component", "type"], .string("application"), "'metadata.component.type' is 'application', expected 'container'"),
+         "metadata.timestamp: must be an RFC 3339 UTC timestamp like 2025-01-02T03:04:05Z, got '2026-01-01 00:00:00'"),
+        (["metadata", "tools", "components"], .array([]), "metadata.tools.components: must list the tool that wrote the BOM"),
+        (["metadata", "component", "type"], .string("application"), "metadata.component.type: is 'application', expected 'container'"),
         (["metadata", "component", "version"], nil, "missing field 'metadata.component.version'"),
-        (["metadata", "component", "properties"], nil, "'metadata.component.properties' has no 'sovereign:sequence'"),
-        (["metadata", "component", "properties", 0, "value"], .string("-1"), "'sovereign:sequence' must be a non-negative integer, got '-1'"),
+        (["metadata", "component", "properties"], nil, "metadata.component.properties: has no 'sovereign:sequence'"),
+        (["metadata", "component", "properties", 0, "value"], .string("-1"), "metadata.component: 'sovereign:sequence' must be a non-negative integer, got '-1'"),
         (["components"], nil, "missing field 'components'"),
-        (["components", 0], nil, "'components' has no machine-learning-model component"),
+        (["components", 0], nil, "components: has no machine-learning-model component"),
         (["components", 1, "type"], .string("library"),
-         "'components[1].type' is 'library'; a Sovereign image BOM lists only 'machine-learning-model' and 'file' components"),
-        (["components", 0, "hashes"], .array([]), "'components[0].hashes' has no SHA-256 hash"),
-        (["components", 0, "hashes", 0, "content"], .string("ABCD"), "'components[0].hashes[0].content' must be 64 lowercase hex characters, got 'ABCD'"),
-        (["components", 0, "licenses"], .array([]), "'components[0].licenses' must hold exactly one licence, got 0"),
+         "components[1].type: is 'library'; a Sovereign image BOM lists only 'machine-learning-model' and 'file' components"),
+        (["components", 0, "hashes"], .array([]), "components[0].hashes: has no SHA-256 hash"),
+        (["components", 0, "hashes", 0, "content"], .string("ABCD"), "components[0].hashes[0].content: must be a SHA-256 digest (64 lowercase hex characters), got 'ABCD'"),
+        (["components", 0, "licenses"], .array([]), "components[0].licenses: must hold exactly one licence, got 0"),
         (["components", 0, "externalReferences"], .array([]),
-         "'components[0].externalReferences' has no 'distribution' reference (where the model came from)"),
+         "components[0].externalReferences: has no 'distribution' reference (where the model came from)"),
         (["components", 0, "modelCard"], nil, "missing field 'components[0].modelCard'"),
         (["components", 0, "modelCard", "modelParameters", "architectureFamily"], nil,
          "missing field 'components[0].modelCard.modelParameters.architectureFamily'"),
-        (["components", 0, "properties"], .array([]), "'components[0].properties' has no 'sovereign:path'"),
-        (["components", 1, "name"], .integer(3), "'components[1].name' must be a string, got number"),
-        (["components", 1, "properties", 0], nil, "'components[1].properties' has no 'sovereign:role'"),
+        (["components", 0, "properties"], .array([]), "components[0].properties: has no 'sovereign:path'"),
+        (["components", 1, "name"], .integer(3), "components[1].name: must be a string, got number"),
+        (["components", 1, "properties", 0], nil, "components[1].properties: has no 'sovereign:role'"),
         (["components", 1, "properties", 0, "value"], .string("manual"),
-         "'sovereign:role' of 'sovereign/attestation/reference/core.suite.json' is 'manual', expected one of reference-document, rules, runtime-settings, audit-suite, image-index"),
+         "components[1]: 'sovereign:role' of 'sovereign/attestation/reference/core.suite.json' is 'manual', expected one of reference-document, rules, runtime-settings, audit-suite, image-index"),
         (["components", 1, "properties", 1, "value"], .string("big"),
-         "'sovereign:size' of 'sovereign/attestation/reference/core.suite.json' must be a non-negative integer, got 'big'"),
+         "components[1]: 'sovereign:size' of 'sovereign/attestation/reference/core.suite.json' must be a non-negative integer, got 'big'"),
         (["components", 2, "name"], .string("sovereign/attestation/reference/core.suite.json"),
-         "'sovereign/attestation/reference/core.suite.json' is listed twice"),
+         "components: 'sovereign/attestation/reference/core.suite.json' is listed twice"),
     ] as [([JSONStep], JSONValue?, String)])
     func rejects(path: [JSONStep], value: JSONValue?, reason: String) {
         let broken = Self.sample().json().setting(path, to: value)
@@ -233,7 +233,7 @@ import Testing
         #expect(throws: FormatsError.self) { try bom.validate() }
         bom = Self.sample()
         bom.files.append(bom.files[0])
-        #expect(throws: FormatsError(source: "bom", reason: "'sovereign/runtime/runtime.json' is listed twice")) { try bom.validate() }
+        #expect(throws: FormatsError(source: "bom", reason: "components: 'sovereign/runtime/runtime.json' is listed twice")) { try bom.validate() }
         bom = Self.sample()
         bom.model.size = -1
         #expect(throws: FormatsError.self) { try bom.statement(subjects: [.init(name: nil, digest: ["sha256": Self.digest("m").hex])]) }

@@ -110,37 +110,37 @@ import Testing
 
     @Test(arguments: [
         (["buildDefinition"], nil, "missing field 'buildDefinition'"),
-        (["buildDefinition"], .array([]), "'buildDefinition' must be an object, got array"),
+        (["buildDefinition"], .array([]), "buildDefinition: must be an object, got array"),
         (["buildDefinition", "buildType"], nil, "missing field 'buildDefinition.buildType'"),
-        (["buildDefinition", "buildType"], .string(""), "'buildDefinition.buildType' must not be empty"),
-        (["buildDefinition", "buildType"], .integer(3), "'buildDefinition.buildType' must be a string, got number"),
+        (["buildDefinition", "buildType"], .string(""), "buildDefinition.buildType: must not be empty"),
+        (["buildDefinition", "buildType"], .integer(3), "buildDefinition.buildType: must be a string, got number"),
         (["buildDefinition", "externalParameters"], nil, "missing field 'buildDefinition.externalParameters'"),
-        (["buildDefinition", "externalParameters"], .array([]), "'buildDefinition.externalParameters' must be an object, got array"),
-        (["buildDefinition", "internalParameters"], .string("x"), "'buildDefinition.internalParameters' must be an object, got string"),
-        (["buildDefinition", "resolvedDependencies"], .object([:]), "'buildDefinition.resolvedDependencies' must be an array, got object"),
+        (["buildDefinition", "externalParameters"], .array([]), "buildDefinition.externalParameters: must be an object, got array"),
+        (["buildDefinition", "internalParameters"], .string("x"), "buildDefinition.internalParameters: must be an object, got string"),
+        (["buildDefinition", "resolvedDependencies"], .object([:]), "buildDefinition.resolvedDependencies: must be an array, got object"),
         (["buildDefinition", "resolvedDependencies", 0], .object([:]),
-         "'buildDefinition.resolvedDependencies[0]' must have at least one of 'name', 'uri' or 'digest'"),
+         "buildDefinition.resolvedDependencies[0]: must have at least one of 'name', 'uri' or 'digest'"),
         (["buildDefinition", "resolvedDependencies", 0, "digest", "sha256"], .string("XYZ"),
-         "'buildDefinition.resolvedDependencies[0].digest': digest 'sha256' must be 64 lowercase hex characters, got 'XYZ'"),
+         "buildDefinition.resolvedDependencies[0]: digest 'sha256' must be 64 lowercase hex characters, got 'XYZ'"),
         (["buildDefinition", "resolvedDependencies", 0, "digest"], .object([:]),
-         "'buildDefinition.resolvedDependencies[0].digest': digest is empty"),
+         "buildDefinition.resolvedDependencies[0]: digest is empty"),
         (["buildDefinition", "resolvedDependencies", 0, "digest", "sha256"], .integer(1),
-         "'buildDefinition.resolvedDependencies[0].digest.sha256' must be a string, got number"),
+         "buildDefinition.resolvedDependencies[0].digest.sha256: must be a string, got number"),
         (["buildDefinition", "resolvedDependencies", 1, "content"], .string("!!"),
-         "'buildDefinition.resolvedDependencies[1].content' must be standard padded base64"),
+         "buildDefinition.resolvedDependencies[1].content: must be standard padded base64"),
         (["buildDefinition", "resolvedDependencies", 1, "name"], .string(""),
-         "'buildDefinition.resolvedDependencies[1].name' must not be empty"),
+         "buildDefinition.resolvedDependencies[1].name: must not be empty"),
         (["buildDefinition", "resolvedDependencies", 1, "annotations"], .array([]),
-         "'buildDefinition.resolvedDependencies[1].annotations' must be an object, got array"),
+         "buildDefinition.resolvedDependencies[1].annotations: must be an object, got array"),
         (["runDetails"], nil, "missing field 'runDetails'"),
         (["runDetails", "builder"], nil, "missing field 'runDetails.builder'"),
         (["runDetails", "builder", "id"], nil, "missing field 'runDetails.builder.id'"),
-        (["runDetails", "builder", "version", "sovereign"], .integer(1), "'runDetails.builder.version.sovereign' must be a string, got number"),
+        (["runDetails", "builder", "version", "sovereign"], .integer(1), "runDetails.builder.version.sovereign: must be a string, got number"),
         (["runDetails", "metadata"], .object(["startedOn": .string("2026-01-01")]),
-         "'runDetails.metadata.startedOn' must be an RFC 3339 UTC timestamp like 2025-01-02T03:04:05Z, got '2026-01-01'"),
+         "runDetails.metadata.startedOn: must be an RFC 3339 UTC timestamp like 2025-01-02T03:04:05Z, got '2026-01-01'"),
         (["runDetails", "metadata"], .object(["finishedOn": .string("2026-01-01T00:00:00+01:00")]),
-         "'runDetails.metadata.finishedOn' must be an RFC 3339 UTC timestamp like 2025-01-02T03:04:05Z, got '2026-01-01T00:00:00+01:00'"),
-        (["runDetails", "byproducts"], .array([.string("log")]), "'runDetails.byproducts[0]' must be an object, got string"),
+         "runDetails.metadata.finishedOn: must be an RFC 3339 UTC timestamp like 2025-01-02T03:04:05Z, got '2026-01-01T00:00:00+01:00'"),
+        (["runDetails", "byproducts"], .array([.string("log")]), "runDetails.byproducts[0]: must be an object, got string"),
     ] as [([JSONStep], JSONValue?, String)])
     func rejects(path: [JSONStep], value: JSONValue?, reason: String) {
         let broken = Self.sample().json().setting(path, to: value)
@@ -158,7 +158,7 @@ import Testing
     @Test func validateCatchesBadValuesBuiltInCode() {
         var provenance = Self.sample()
         provenance.runDetails.builder.id = ""
-        #expect(throws: FormatsError(source: "provenance", reason: "'runDetails.builder.id' must not be empty")) {
+        #expect(throws: FormatsError(source: "provenance", reason: "runDetails.builder.id: must not be empty")) {
             try provenance.validate()
         }
         provenance = Self.sample()

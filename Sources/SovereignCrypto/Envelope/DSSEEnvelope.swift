@@ -1,5 +1,3 @@
-import Foundation
-
 /// A DSSE envelope (github.com/secure-systems-lab/dsse, protocol v1):
 /// a payload, its type, and one or more signatures over PAE(type, payload).
 public struct DSSEEnvelope: Sendable, Equatable {
@@ -106,58 +104,13 @@ public struct DSSEVerification: Sendable, Equatable {
 
 // MARK: - JSON
 
-extension DSSEEnvelope: Codable {
+/// Written with `Encodable` (`CanonicalJSON.encode` gives the canonical
+/// bytes). Read with `JSONObjectReader` in SovereignFormats
+/// (`DSSEEnvelope+JSON.swift`, `StrictJSON.decode(DSSEEnvelope.self, …)`),
+/// which refuses unknown fields.
+extension DSSEEnvelope: Encodable {
     private enum CodingKeys: String, CodingKey { case payload, payloadType, signatures }
     private enum SignatureKeys: String, CodingKey { case keyid, sig }
-
-    /// Any key, to list the fields a JSON object really has.
-    private struct AnyKey: CodingKey {
-        let stringValue: String
-        init(stringValue: String) { self.stringValue = stringValue }
-        var intValue: Int? { nil }
-        init?(intValue: Int) { nil }
-    }
-
-    /// Unknown fields are refused: they are not signed, so accepting them
-    /// would let two different files carry one signature (and a mistyped
-    /// "keyid" would silently become "no key hint").
-    private static func refuseUnknownFields(in decoder: any Decoder, allowed: Set<String>, at path: String) throws {
-        let all = try decoder.container(keyedBy: AnyKey.self)
-        if let unknown = all.allKeys.map(\.stringValue).sorted().first(where: { !allowed.contains($0) }) {
-            throw DecodingError.dataCorrupted(.init(codingPath: all.codingPath, debugDescription: "\(path) has unknown field '\(unknown)'"))
-        }
-    }
-
-    private struct SignatureFields: Decodable {
-        let keyid: String?
-        let sig: String
-        init(from decoder: any Decoder) throws {
-            try DSSEEnvelope.refuseUnknownFields(in: decoder, allowed: ["keyid", "sig"], at: "signature")
-            let container = try decoder.container(keyedBy: SignatureKeys.self)
-            keyid = try container.decodeIfPresent(String.self, forKey: .keyid)
-            sig = try container.decode(String.self, forKey: .sig)
-        }
-    }
-
-    public init(from decoder: any Decoder) throws {
-        try Self.refuseUnknownFields(in: decoder, allowed: ["payload", "payloadType", "signatures"], at: "envelope")
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        let payloadText = try container.decode(String.self, forKey: .payload)
-        guard let payload = Base64.decodeLenient(payloadText) else {
-            throw DecodingError.dataCorruptedError(forKey: .payload, in: container, debugDescription: "payload is not base64")
-        }
-        self.payload = payload
-        self.payloadType = try container.decode(String.self, forKey: .payloadType)
-        let fields = try container.decode([SignatureFields].self, forKey: .signatures)
-        var signatures: [Signature] = []
-        for (index, field) in fields.enumerated() {
-            guard let sig = Base64.decodeLenient(field.sig) else {
-                throw DecodingError.dataCorrupted(.init(codingPath: container.codingPath, debugDescription: "signatures[\(index)].sig is not base64"))
-            }
-            signatures.append(Signature(keyid: field.keyid ?? "", sig: sig))
-        }
-        self.signatures = signatures
-    }
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)

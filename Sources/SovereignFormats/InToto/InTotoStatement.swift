@@ -44,44 +44,21 @@ public struct InTotoStatement: Sendable, Equatable {
         try self.init(json: try JSONParser.parse(bytes, source: source), source: source)
     }
 
-    /// Validates a parsed JSON value as a statement.
+    /// Validates a parsed JSON value as a statement. Unknown fields are
+    /// ignored (and kept in `json`), as the in-toto parsing rules require.
     public init(json: JSONValue, source: String) throws(FormatsError) {
-        func fail(_ reason: String) -> FormatsError { FormatsError(source: source, reason: reason) }
-        guard let object = json.objectValue else { throw fail("an in-toto statement must be a JSON object") }
-        guard let type = object["_type"] else { throw fail("missing field '_type'") }
-        guard type.stringValue == Self.type else {
-            throw fail("_type is \(type.stringValue.map { "'\($0)'" } ?? type.typeName), expected '\(Self.type)'")
-        }
-        guard let subjectList = object["subject"] else { throw fail("missing field 'subject'") }
-        guard let subjectArray = subjectList.arrayValue else { throw fail("'subject' must be an array") }
-        guard !subjectArray.isEmpty else { throw fail("'subject' must list at least one subject") }
-        var subjects: [Subject] = []
-        for (i, entry) in subjectArray.enumerated() {
-            guard let fields = entry.objectValue else { throw fail("subject[\(i)] must be an object") }
-            var name: String?
-            if let nameValue = fields["name"] {
-                guard let text = nameValue.stringValue else { throw fail("subject[\(i)].name must be a string") }
-                name = text
+        (subjects, predicateType) = try JSONObjectReader.read(json, source: source, mode: .ignoringUnknownFields,
+                                                              what: "an in-toto statement") { statement throws(FormatsError) in
+            let type = try statement.string("_type")
+            guard type == Self.type else { throw statement.error("_type", "is '\(type)', expected '\(Self.type)'") }
+            let subjects = try statement.objects("subject") { subject throws(FormatsError) in
+                Subject(name: try subject.optionalString("name"), digest: try subject.digestSet())
             }
-            guard let digestValue = fields["digest"] else { throw fail("subject[\(i)] is missing 'digest'") }
-            guard let digestObject = digestValue.objectValue else { throw fail("subject[\(i)].digest must be an object") }
-            var digest: [String: String] = [:]
-            for (algorithm, value) in digestObject {
-                guard let text = value.stringValue else { throw fail("subject[\(i)].digest.\(algorithm) must be a string") }
-                digest[algorithm] = text
-            }
-            if let problem = DigestSet.problem(in: digest) { throw fail("subject[\(i)]: \(problem)") }
-            subjects.append(Subject(name: name, digest: digest))
+            guard !subjects.isEmpty else { throw statement.error("subject", "must list at least one subject") }
+            let predicateType = try statement.nonEmptyString("predicateType")
+            _ = try statement.optionalRawObject("predicate")
+            return (subjects, predicateType)
         }
-        guard let predicateTypeValue = object["predicateType"] else { throw fail("missing field 'predicateType'") }
-        guard let predicateType = predicateTypeValue.stringValue, !predicateType.isEmpty else {
-            throw fail("'predicateType' must be a non-empty string (a URI)")
-        }
-        if let predicate = object["predicate"], predicate.objectValue == nil {
-            throw fail("'predicate' must be an object")
-        }
-        self.subjects = subjects
-        self.predicateType = predicateType
         self.json = json
     }
 

@@ -49,33 +49,31 @@ public struct ResourceDescriptor: Sendable, Equatable, Hashable {
     }
 
     /// Parses and validates a descriptor; `path` names it in errors
-    /// (`buildDefinition.resolvedDependencies[2]`). Unknown fields are
-    /// ignored, as the in-toto parsing rules require.
+    /// (`buildDefinition.resolvedDependencies[2]`).
     public init(json: JSONValue, source: String, path: String = "resourceDescriptor") throws(FormatsError) {
-        let reader = try JSONObjectReader(json, path: path, source: source)
-        try self.init(reader: reader)
+        self = try Self.read(json, source: source, path: path)
     }
+}
 
-    init(reader: JSONObjectReader) throws(FormatsError) {
-        name = try reader.optionalString("name")
-        uri = try reader.optionalString("uri")
-        digest = try reader.optionalStringMap("digest") ?? [:]
-        if reader.has("digest"), let problem = DigestSet.problem(in: digest) {
-            throw reader.fail("'\(reader.fieldPath("digest"))': \(problem)")
-        }
-        if let encoded = try reader.optionalString("content") {
-            guard let bytes = Base64.decodeStrict(encoded) else {
-                throw reader.fail("'\(reader.fieldPath("content"))' must be standard padded base64")
-            }
+extension ResourceDescriptor: JSONObjectDecodable {
+    /// Unknown fields are ignored, as the in-toto parsing rules require.
+    public static let jsonReadingMode = JSONObjectReader.Mode.ignoringUnknownFields
+
+    public init(reading reader: inout JSONObjectReader) throws(FormatsError) {
+        name = try reader.optionalNonEmptyString("name")
+        uri = try reader.optionalNonEmptyString("uri")
+        digest = try reader.optionalDigestSet() ?? [:]
+        if let encoded = try reader.optionalNonEmptyString("content") {
+            guard let bytes = Base64.decodeStrict(encoded) else { throw reader.error("content", "must be standard padded base64") }
             content = bytes
         } else {
             content = nil
         }
-        downloadLocation = try reader.optionalString("downloadLocation")
-        mediaType = try reader.optionalString("mediaType")
+        downloadLocation = try reader.optionalNonEmptyString("downloadLocation")
+        mediaType = try reader.optionalNonEmptyString("mediaType")
         annotations = try reader.optionalRawObject("annotations") ?? [:]
         guard name != nil || uri != nil || !digest.isEmpty else {
-            throw reader.fail("'\(reader.path)' must have at least one of 'name', 'uri' or 'digest'")
+            throw reader.error("", "must have at least one of 'name', 'uri' or 'digest'")
         }
     }
 }

@@ -1,6 +1,11 @@
 import SovereignCrypto
 
 /// An OCI content descriptor: what a blob is, its digest and size.
+///
+/// Written with `Encodable` (`CanonicalJSON.encode`); read with
+/// `JSONObjectReader` (see `jsonReadingMode`). The `Decodable` half of
+/// `Codable` remains only for SovereignImage's generic helpers, which
+/// `StrictJSON`'s transitional overload serves through the reader as well.
 public struct OCIDescriptor: Codable, Sendable, Equatable {
     public var mediaType: String
     public var digest: String
@@ -41,5 +46,51 @@ public struct OCIPlatform: Codable, Sendable, Equatable {
     public init(architecture: String, os: String) {
         self.architecture = architecture
         self.os = os
+    }
+}
+
+// MARK: - Reading
+
+/// How every OCI document (descriptor, manifest, index, config, layout
+/// marker) is read: unknown fields ignored, an optional `null` read as
+/// absent.
+///
+/// Why not strict, given that the verifier is deliberately strict about
+/// what it accepts: the image-spec says consumers must ignore fields they do
+/// not know (descriptors may carry `urls`, `data`; configs `Env`, `Cmd`,
+/// `author`; platforms `variant`), and Go-written configs carry `"Labels":
+/// null`. Refusing them would refuse images that `skopeo` and `umoci`
+/// accept. Nothing is lost by ignoring them: every one of these documents
+/// is a blob whose bytes are covered by its descriptor's digest, so an
+/// unknown field cannot be added or changed without changing the digest the
+/// signatures name. This is also what the `Codable` decoding did before (it
+/// ignored unknown keys and read `null` as absent), so no image that was
+/// accepted is refused now, and none that was refused is accepted.
+extension JSONObjectReader.Mode {
+    static let oci = JSONObjectReader.Mode.ignoringUnknownFields.readingNullAsAbsent
+}
+
+extension OCIDescriptor: JSONObjectDecodable {
+    /// Unknown fields ignored, `null` as absent: see `JSONObjectReader.Mode.oci`.
+    public static let jsonReadingMode = JSONObjectReader.Mode.oci
+
+    public init(reading reader: inout JSONObjectReader) throws(FormatsError) {
+        mediaType = try reader.string("mediaType")
+        digest = try reader.string("digest")
+        size = try reader.integer("size")
+        artifactType = try reader.optionalString("artifactType")
+        annotations = try reader.optionalStringMap("annotations")
+        platform = try reader.decodeIfPresent(OCIPlatform.self, "platform")
+    }
+}
+
+extension OCIPlatform: JSONObjectDecodable {
+    /// Unknown fields (`variant`, `os.version`, `os.features`) ignored:
+    /// see `JSONObjectReader.Mode.oci`.
+    public static let jsonReadingMode = JSONObjectReader.Mode.oci
+
+    public init(reading reader: inout JSONObjectReader) throws(FormatsError) {
+        architecture = try reader.string("architecture")
+        os = try reader.string("os")
     }
 }

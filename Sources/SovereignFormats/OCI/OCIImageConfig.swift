@@ -37,3 +37,51 @@ public struct OCIImageConfig: Codable, Sendable, Equatable {
         self.history = history
     }
 }
+
+// MARK: - Reading
+
+extension OCIImageConfig: JSONObjectDecodable {
+    /// Unknown fields ignored, `null` as absent (a Go-written config has
+    /// `Env`, `Cmd`, `"Labels": null`, …): see `JSONObjectReader.Mode.oci`.
+    public static let jsonReadingMode = JSONObjectReader.Mode.oci
+
+    public init(reading reader: inout JSONObjectReader) throws(FormatsError) {
+        created = try reader.optionalString("created")
+        architecture = try reader.string("architecture")
+        os = try reader.string("os")
+        config = try reader.decodeIfPresent(Config.self, "config")
+        rootfs = try reader.decode(RootFS.self, "rootfs")
+        history = try reader.decodeArrayIfPresent(History.self, "history")
+    }
+}
+
+extension OCIImageConfig.Config: JSONObjectDecodable {
+    /// Only `Labels` is read; the rest of a runtime config is ignored.
+    public static let jsonReadingMode = JSONObjectReader.Mode.oci
+
+    public init(reading reader: inout JSONObjectReader) throws(FormatsError) {
+        Labels = try reader.optionalStringMap("Labels")
+    }
+}
+
+extension OCIImageConfig.RootFS: JSONObjectDecodable {
+    /// See `JSONObjectReader.Mode.oci`; `type` is required, its value the
+    /// caller's to check.
+    public static let jsonReadingMode = JSONObjectReader.Mode.oci
+
+    public init(reading reader: inout JSONObjectReader) throws(FormatsError) {
+        type = try reader.string("type")
+        diff_ids = try reader.strings("diff_ids")
+    }
+}
+
+extension OCIImageConfig.History: JSONObjectDecodable {
+    /// See `JSONObjectReader.Mode.oci` (`author`, `empty_layer` ignored).
+    public static let jsonReadingMode = JSONObjectReader.Mode.oci
+
+    public init(reading reader: inout JSONObjectReader) throws(FormatsError) {
+        created = try reader.optionalString("created")
+        created_by = try reader.optionalString("created_by")
+        comment = try reader.optionalString("comment")
+    }
+}

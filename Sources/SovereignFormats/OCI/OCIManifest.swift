@@ -36,3 +36,43 @@ public struct OCILayoutMarker: Codable, Sendable, Equatable {
     public var imageLayoutVersion = OCIMediaType.layoutVersion
     public init() {}
 }
+
+// MARK: - Reading
+
+extension OCIManifest: JSONObjectDecodable {
+    /// Unknown fields ignored, `null` as absent: see `JSONObjectReader.Mode.oci`.
+    /// `schemaVersion` and `mediaType` are required but their values are
+    /// the caller's to check (the verifier does), as before.
+    public static let jsonReadingMode = JSONObjectReader.Mode.oci
+
+    public init(reading reader: inout JSONObjectReader) throws(FormatsError) {
+        schemaVersion = Int(try reader.integer("schemaVersion"))
+        mediaType = try reader.string("mediaType")
+        artifactType = try reader.optionalString("artifactType")
+        config = try reader.decode(OCIDescriptor.self, "config")
+        layers = try reader.decodeArray(OCIDescriptor.self, "layers")
+        subject = try reader.decodeIfPresent(OCIDescriptor.self, "subject")
+        annotations = try reader.optionalStringMap("annotations")
+    }
+}
+
+extension OCIIndex: JSONObjectDecodable {
+    /// Unknown fields ignored, `null` as absent: see `JSONObjectReader.Mode.oci`.
+    public static let jsonReadingMode = JSONObjectReader.Mode.oci
+
+    public init(reading reader: inout JSONObjectReader) throws(FormatsError) {
+        schemaVersion = Int(try reader.integer("schemaVersion"))
+        mediaType = try reader.string("mediaType")
+        manifests = try reader.decodeArray(OCIDescriptor.self, "manifests")
+        annotations = try reader.optionalStringMap("annotations")
+    }
+}
+
+extension OCILayoutMarker: JSONObjectDecodable {
+    /// Unknown fields ignored: see `JSONObjectReader.Mode.oci`.
+    public static let jsonReadingMode = JSONObjectReader.Mode.oci
+
+    public init(reading reader: inout JSONObjectReader) throws(FormatsError) {
+        imageLayoutVersion = try reader.string("imageLayoutVersion")
+    }
+}

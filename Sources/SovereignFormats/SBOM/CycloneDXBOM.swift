@@ -242,177 +242,114 @@ public struct ImageBOM: Sendable, Equatable, InTotoPredicate {
     // MARK: - Reading
 
     /// Parses and validates a BOM this type wrote (for `inspect` and
-    /// `verify`). Fields it does not read are ignored; a component of a type
-    /// Sovereign never writes is refused, so nothing in the BOM goes unshown.
+    /// `verify`).
     public init(json: JSONValue, source: String) throws(FormatsError) {
-        let root = try JSONObjectReader(json, path: "", source: source, what: "a CycloneDX BOM")
-        func fail(_ reason: String) -> FormatsError { root.fail(reason) }
-
-        let format = try root.string("bomFormat")
-        guard format == "CycloneDX" else { throw fail("'bomFormat' is '\(format)', expected 'CycloneDX'") }
-        let version = try root.string("specVersion")
-        guard version == Self.specVersion else { throw fail("'specVersion' is '\(version)', expected '\(Self.specVersion)'") }
-        let serial = try root.string("serialNumber")
-        guard Self.isUUIDURN(serial) else {
-            throw fail("'serialNumber' must be urn:uuid: and a lowercase UUID, got '\(serial)'")
-        }
-
-        let metadata = try root.object("metadata")
-        created = try metadata.timestamp("timestamp")
-        let tools = try metadata.object("tools").array("components")
-        guard let (toolPath, toolValue) = tools.first else {
-            throw fail("'metadata.tools.components' must list the tool that wrote the BOM")
-        }
-        let tool = try JSONObjectReader(toolValue, path: toolPath, source: source)
-        toolName = try tool.string("name")
-        toolVersion = try tool.string("version")
-
-        let image = try metadata.object("component")
-        try Self.expectType(image, "container")
-        imageName = try image.string("name")
-        imageVersion = try image.string("version")
-        let imageProperties = try Self.readProperties(image)
-        guard let sequenceText = imageProperties[Property.sequence] else {
-            throw fail("'metadata.component.properties' has no '\(Property.sequence)'")
-        }
-        guard let sequence = Int64(sequenceText), sequence >= 0 else {
-            throw fail("'\(Property.sequence)' must be a non-negative integer, got '\(sequenceText)'")
-        }
-        self.sequence = sequence
-
-        var model: Model?
-        var files: [File] = []
-        for (path, value) in try root.array("components") {
-            let component = try JSONObjectReader(value, path: path, source: source)
-            let type = try component.string("type")
-            switch type {
-            case "machine-learning-model":
-                guard model == nil else { throw fail("'\(path)' is a second machine-learning-model; an image has one model") }
-                model = try Self.readModel(component)
-            case "file":
-                files.append(try Self.readFile(component))
-            default:
-                throw fail("'\(path).type' is '\(type)'; a Sovereign image BOM lists only 'machine-learning-model' and 'file' components")
-            }
-        }
-        guard let model else { throw fail("'components' has no machine-learning-model component") }
-        self.model = model
-        self.files = files
-
-        var seen: Set<String> = [model.fileName]
-        for file in files where !seen.insert(file.path).inserted {
-            throw fail("'\(file.path)' is listed twice")
+        self = try JSONObjectReader.read(json, source: source, mode: Self.jsonReadingMode,
+                                         what: "a CycloneDX BOM") { root throws(FormatsError) in
+            try Self(reading: &root)
         }
     }
 
     public static let defaultSource = "bom"
 
-    private static func readModel(_ component: JSONObjectReader) throws(FormatsError) -> Model {
-        let properties = try readProperties(component)
-        let (fileName, size) = try pathAndSize(component, properties, pathFrom: Property.path)
-        let card = try component.object("modelCard")
-        let parameters = try card.object("modelParameters")
-        var sourceURL: String?
-        for (path, value) in try component.array("externalReferences") {
-            let reference = try JSONObjectReader(value, path: path, source: component.source)
-            if try reference.string("type") == "distribution" {
-                guard sourceURL == nil else { throw component.fail("'\(path)' is a second distribution reference") }
-                sourceURL = try reference.string("url")
+    private static func readModel(_ component: inout JSONObjectReader) throws(FormatsError) -> Model {
+        let properties = try readProperties(&component)
+        guard let fileName = properties[Property.path], !fileName.isEmpty else {
+            throw component.error("properties", "has no '\(Property.path)'")
+        }
+        let size = try size(component, properties, of: fileName)
+        let (architecture, parameters) = try component.object("modelCard") { card throws(FormatsError) in
+            let architecture = try card.object("modelParameters") { parameters throws(FormatsError) in
+                try parameters.nonEmptyString("architectureFamily")
             }
+            return (architecture, try readProperties(&card))
+        }
+        var sourceURL: String?
+        _ = try component.objects("externalReferences") { reference throws(FormatsError) in
+            guard try reference.nonEmptyString("type") == "distribution" else { return }
+            guard sourceURL == nil else { throw reference.error("", "is a second distribution reference") }
+            sourceURL = try reference.nonEmptyString("url")
         }
         guard let sourceURL else {
-            throw component.fail("'\(component.fieldPath("externalReferences"))' has no 'distribution' reference (where the model came from)")
+            throw component.error("externalReferences", "has no 'distribution' reference (where the model came from)")
         }
-        return Model(name: try component.string("name"), version: try component.optionalString("version"),
-                     fileName: fileName, sha256: try sha256(component), size: size,
-                     license: try license(component), source: sourceURL,
-                     architecture: try parameters.string("architectureFamily"),
-                     parameters: try readProperties(card))
+        return Model(name: try component.nonEmptyString("name"), version: try component.optionalNonEmptyString("version"),
+                     fileName: fileName, sha256: try sha256(&component), size: size,
+                     license: try license(&component), source: sourceURL,
+                     architecture: architecture, parameters: parameters)
     }
 
-    private static func readFile(_ component: JSONObjectReader) throws(FormatsError) -> File {
-        let properties = try readProperties(component)
-        let (path, size) = try pathAndSize(component, properties, pathFrom: nil)
+    private static func readFile(_ component: inout JSONObjectReader) throws(FormatsError) -> File {
+        let properties = try readProperties(&component)
+        let path = try component.nonEmptyString("name")
+        let size = try size(component, properties, of: path)
         guard let roleText = properties[Property.role] else {
-            throw component.fail("'\(component.fieldPath("properties"))' has no '\(Property.role)'")
+            throw component.error("properties", "has no '\(Property.role)'")
         }
         guard let role = File.Role(rawValue: roleText) else {
-            throw component.fail("'\(Property.role)' of '\(path)' is '\(roleText)', expected one of \(File.Role.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw component.error("", "'\(Property.role)' of '\(path)' is '\(roleText)', expected one of \(File.Role.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        return File(path: path, sha256: try sha256(component), size: size, role: role)
+        return File(path: path, sha256: try sha256(&component), size: size, role: role)
     }
 
-    /// The image path (the `name`, or a property for the model) and the size.
-    private static func pathAndSize(_ component: JSONObjectReader, _ properties: [String: String],
-                                    pathFrom property: String?) throws(FormatsError) -> (String, Int64) {
-        let path: String
-        if let property {
-            guard let value = properties[property], !value.isEmpty else {
-                throw component.fail("'\(component.fieldPath("properties"))' has no '\(property)'")
-            }
-            path = value
-        } else {
-            path = try component.string("name")
-        }
+    /// The `sovereign:size` property of the component for `path`.
+    private static func size(_ component: JSONObjectReader, _ properties: [String: String], of path: String) throws(FormatsError) -> Int64 {
         guard let sizeText = properties[Property.size] else {
-            throw component.fail("'\(component.fieldPath("properties"))' has no '\(Property.size)'")
+            throw component.error("properties", "has no '\(Property.size)'")
         }
         guard let size = Int64(sizeText), size >= 0 else {
-            throw component.fail("'\(Property.size)' of '\(path)' must be a non-negative integer, got '\(sizeText)'")
+            throw component.error("", "'\(Property.size)' of '\(path)' must be a non-negative integer, got '\(sizeText)'")
         }
-        return (path, size)
+        return size
     }
 
-    private static func sha256(_ component: JSONObjectReader) throws(FormatsError) -> SHA256Digest {
+    /// The one SHA-256 among a component's `hashes`.
+    private static func sha256(_ component: inout JSONObjectReader) throws(FormatsError) -> SHA256Digest {
         var found: SHA256Digest?
-        for (path, value) in try component.array("hashes") {
-            let hash = try JSONObjectReader(value, path: path, source: component.source)
-            guard try hash.string("alg") == "SHA-256" else { continue }
-            let content = try hash.string("content")
-            guard found == nil else { throw component.fail("'\(path)' is a second SHA-256 hash") }
-            guard let digest = SHA256Digest(hex: content) else {
-                throw component.fail("'\(path).content' must be 64 lowercase hex characters, got '\(content)'")
-            }
+        _ = try component.objects("hashes") { hash throws(FormatsError) in
+            guard try hash.nonEmptyString("alg") == "SHA-256" else { return }
+            let digest = try hash.sha256("content")
+            guard found == nil else { throw hash.error("", "is a second SHA-256 hash") }
             found = digest
         }
-        guard let found else { throw component.fail("'\(component.fieldPath("hashes"))' has no SHA-256 hash") }
+        guard let found else { throw component.error("hashes", "has no SHA-256 hash") }
         return found
     }
 
-    private static func license(_ component: JSONObjectReader) throws(FormatsError) -> String {
-        let entries = try component.array("licenses")
-        guard entries.count == 1, let (path, value) = entries.first else {
-            throw component.fail("'\(component.fieldPath("licenses"))' must hold exactly one licence, got \(entries.count)")
+    /// The one licence: an SPDX `license.id` (or `license.name`), or an
+    /// `expression`.
+    private static func license(_ component: inout JSONObjectReader) throws(FormatsError) -> String {
+        let licenses = try component.objects("licenses") { entry throws(FormatsError) in
+            if let expression = try entry.optionalNonEmptyString("expression") { return expression }
+            let license = try entry.optionalObject("license") { license throws(FormatsError) -> String in
+                if let id = try license.optionalNonEmptyString("id") { return id }
+                if let name = try license.optionalNonEmptyString("name") { return name }
+                throw license.error("", "must have 'id' or 'name'")
+            }
+            guard let license else { throw entry.error("", "must have 'license' or 'expression'") }
+            return license
         }
-        let entry = try JSONObjectReader(value, path: path, source: component.source)
-        if let expression = try entry.optionalString("expression") { return expression }
-        guard let license = try entry.optionalObject("license") else {
-            throw component.fail("'\(path)' must have 'license' or 'expression'")
+        guard licenses.count == 1, let license = licenses.first else {
+            throw component.error("licenses", "must hold exactly one licence, got \(licenses.count)")
         }
-        if let id = try license.optionalString("id") { return id }
-        if let name = try license.optionalString("name") { return name }
-        throw component.fail("'\(license.path)' must have 'id' or 'name'")
+        return license
     }
 
-    private static func expectType(_ component: JSONObjectReader, _ expected: String) throws(FormatsError) {
-        let type = try component.string("type")
-        guard type == expected else {
-            throw component.fail("'\(component.fieldPath("type"))' is '\(type)', expected '\(expected)'")
-        }
+    private static func expectType(_ component: inout JSONObjectReader, _ expected: String) throws(FormatsError) {
+        let type = try component.nonEmptyString("type")
+        guard type == expected else { throw component.error("type", "is '\(type)', expected '\(expected)'") }
     }
 
     /// A component's `properties` as a map; a name given twice is refused
     /// (which value would be meant?).
-    private static func readProperties(_ component: JSONObjectReader) throws(FormatsError) -> [String: String] {
+    private static func readProperties(_ component: inout JSONObjectReader) throws(FormatsError) -> [String: String] {
         var properties: [String: String] = [:]
-        for (path, value) in try component.optionalArray("properties") ?? [] {
-            let property = try JSONObjectReader(value, path: path, source: component.source)
-            let name = try property.string("name")
-            guard case .string(let text)? = property.members["value"] else {
-                throw component.fail("'\(path).value' must be a string")
-            }
+        let propertiesPath = component.fieldPath("properties")
+        _ = try component.optionalObjects("properties") { property throws(FormatsError) in
+            let name = try property.nonEmptyString("name")
+            let text = try property.string("value")
             guard properties.updateValue(text, forKey: name) == nil else {
-                throw component.fail("'\(component.fieldPath("properties"))' lists '\(name)' twice")
+                throw FormatsError(source: property.source, reason: "\(propertiesPath): lists '\(name)' twice")
             }
         }
         return properties
@@ -430,5 +367,78 @@ public struct ImageBOM: Sendable, Equatable, InTotoPredicate {
             }
         }
         return true
+    }
+}
+
+extension ImageBOM: JSONObjectDecodable {
+    /// Fields it does not read are ignored (CycloneDX, like in-toto, lets
+    /// consumers ignore what they do not know); but a component of a type
+    /// Sovereign never writes is refused, so nothing in the BOM goes unshown.
+    public static let jsonReadingMode = JSONObjectReader.Mode.ignoringUnknownFields
+
+    public init(reading root: inout JSONObjectReader) throws(FormatsError) {
+        let format = try root.nonEmptyString("bomFormat")
+        guard format == "CycloneDX" else { throw root.error("bomFormat", "is '\(format)', expected 'CycloneDX'") }
+        let version = try root.nonEmptyString("specVersion")
+        guard version == Self.specVersion else { throw root.error("specVersion", "is '\(version)', expected '\(Self.specVersion)'") }
+        let serial = try root.nonEmptyString("serialNumber")
+        guard Self.isUUIDURN(serial) else {
+            throw root.error("serialNumber", "must be urn:uuid: and a lowercase UUID, got '\(serial)'")
+        }
+
+        let header = try root.object("metadata") { metadata throws(FormatsError) in
+            let created = try metadata.timestamp("timestamp")
+            let tools = try metadata.object("tools") { tools throws(FormatsError) in
+                try tools.objects("components") { tool throws(FormatsError) in
+                    (name: try tool.nonEmptyString("name"), version: try tool.nonEmptyString("version"))
+                }
+            }
+            guard let tool = tools.first else {
+                throw metadata.error("tools.components", "must list the tool that wrote the BOM")
+            }
+            let image = try metadata.object("component") { image throws(FormatsError) in
+                try Self.expectType(&image, "container")
+                let name = try image.nonEmptyString("name")
+                let version = try image.nonEmptyString("version")
+                let properties = try Self.readProperties(&image)
+                guard let sequenceText = properties[Property.sequence] else {
+                    throw image.error("properties", "has no '\(Property.sequence)'")
+                }
+                guard let sequence = Int64(sequenceText), sequence >= 0 else {
+                    throw image.error("", "'\(Property.sequence)' must be a non-negative integer, got '\(sequenceText)'")
+                }
+                return (name: name, version: version, sequence: sequence)
+            }
+            return (created: created, tool: tool, image: image)
+        }
+        created = header.created
+        toolName = header.tool.name
+        toolVersion = header.tool.version
+        imageName = header.image.name
+        imageVersion = header.image.version
+        sequence = header.image.sequence
+
+        var model: Model?
+        var files: [File] = []
+        _ = try root.objects("components") { component throws(FormatsError) in
+            let type = try component.nonEmptyString("type")
+            switch type {
+            case "machine-learning-model":
+                guard model == nil else { throw component.error("", "is a second machine-learning-model; an image has one model") }
+                model = try Self.readModel(&component)
+            case "file":
+                files.append(try Self.readFile(&component))
+            default:
+                throw component.error("type", "is '\(type)'; a Sovereign image BOM lists only 'machine-learning-model' and 'file' components")
+            }
+        }
+        guard let model else { throw root.error("components", "has no machine-learning-model component") }
+        self.model = model
+        self.files = files
+
+        var seen: Set<String> = [model.fileName]
+        for file in files where !seen.insert(file.path).inserted {
+            throw root.error("components", "'\(file.path)' is listed twice")
+        }
     }
 }

@@ -114,39 +114,42 @@ public struct SLSAProvenance: Sendable, Equatable, InTotoPredicate {
         return .object(["buildDefinition": .object(definition), "runDetails": .object(run)])
     }
 
-    /// Parses and validates a predicate. Fields this version does not know
-    /// are ignored (in-toto parsing rules).
+    /// Parses and validates a predicate.
     public init(json: JSONValue, source: String) throws(FormatsError) {
-        let root = try JSONObjectReader(json, path: "", source: source, what: "a SLSA provenance predicate")
-        let definition = try root.object("buildDefinition")
-        guard definition.has("externalParameters") else {
-            throw root.fail("missing field 'buildDefinition.externalParameters'")
+        self = try JSONObjectReader.read(json, source: source, mode: Self.jsonReadingMode,
+                                         what: "a SLSA provenance predicate") { root throws(FormatsError) in
+            try Self(reading: &root)
         }
-        buildDefinition = BuildDefinition(
-            buildType: try definition.string("buildType"),
-            externalParameters: try definition.optionalRawObject("externalParameters") ?? [:],
-            internalParameters: try definition.optionalRawObject("internalParameters"),
-            resolvedDependencies: try Self.descriptors(definition, "resolvedDependencies"))
-        let run = try root.object("runDetails")
-        let builder = try run.object("builder")
-        let metadata = try run.optionalObject("metadata")
-        runDetails = RunDetails(
-            builder: Builder(id: try builder.string("id"),
-                             version: try builder.optionalStringMap("version") ?? [:],
-                             builderDependencies: try Self.descriptors(builder, "builderDependencies")),
-            metadata: BuildMetadata(invocationId: try metadata?.optionalString("invocationId"),
-                                    startedOn: try metadata?.optionalTimestamp("startedOn"),
-                                    finishedOn: try metadata?.optionalTimestamp("finishedOn")),
-            byproducts: try Self.descriptors(run, "byproducts"))
     }
 
     public static let defaultSource = "provenance"
+}
 
-    static func descriptors(_ reader: JSONObjectReader, _ key: String) throws(FormatsError) -> [ResourceDescriptor] {
-        var descriptors: [ResourceDescriptor] = []
-        for (path, value) in try reader.optionalArray(key) ?? [] {
-            descriptors.append(try ResourceDescriptor(json: value, source: reader.source, path: path))
+extension SLSAProvenance: JSONObjectDecodable {
+    /// Fields this version does not know are ignored (in-toto parsing rules).
+    public static let jsonReadingMode = JSONObjectReader.Mode.ignoringUnknownFields
+
+    public init(reading root: inout JSONObjectReader) throws(FormatsError) {
+        buildDefinition = try root.object("buildDefinition") { definition throws(FormatsError) in
+            BuildDefinition(
+                buildType: try definition.nonEmptyString("buildType"),
+                externalParameters: try definition.rawObject("externalParameters"),
+                internalParameters: try definition.optionalRawObject("internalParameters"),
+                resolvedDependencies: try definition.decodeArrayIfPresent(ResourceDescriptor.self, "resolvedDependencies") ?? [])
         }
-        return descriptors
+        runDetails = try root.object("runDetails") { run throws(FormatsError) in
+            let builder = try run.object("builder") { builder throws(FormatsError) in
+                Builder(id: try builder.nonEmptyString("id"),
+                        version: try builder.optionalStringMap("version") ?? [:],
+                        builderDependencies: try builder.decodeArrayIfPresent(ResourceDescriptor.self, "builderDependencies") ?? [])
+            }
+            let metadata = try run.optionalObject("metadata") { metadata throws(FormatsError) in
+                BuildMetadata(invocationId: try metadata.optionalNonEmptyString("invocationId"),
+                              startedOn: try metadata.optionalTimestamp("startedOn"),
+                              finishedOn: try metadata.optionalTimestamp("finishedOn"))
+            }
+            return RunDetails(builder: builder, metadata: metadata ?? BuildMetadata(),
+                              byproducts: try run.decodeArrayIfPresent(ResourceDescriptor.self, "byproducts") ?? [])
+        }
     }
 }

@@ -78,58 +78,11 @@ public struct SLSAVerificationSummary: Sendable, Equatable, InTotoPredicate {
         return .object(members)
     }
 
-    /// Parses and validates a predicate. Fields this version does not know
-    /// are ignored (in-toto parsing rules).
+    /// Parses and validates a predicate.
     public init(json: JSONValue, source: String) throws(FormatsError) {
-        let root = try JSONObjectReader(json, path: "", source: source, what: "a SLSA verification summary predicate")
-        let verifierReader = try root.object("verifier")
-        verifier = Verifier(id: try verifierReader.string("id"), version: try verifierReader.optionalStringMap("version") ?? [:])
-        timeVerified = try root.optionalTimestamp("timeVerified")
-        resourceUri = try root.string("resourceUri")
-
-        policy = try ResourceDescriptor(reader: try root.object("policy"))
-        guard policy.uri != nil else { throw root.fail("missing field 'policy.uri' (a VSA policy must name its URI)") }
-
-        if let entries = try root.optionalArray("inputAttestations") {
-            var attestations: [ResourceDescriptor] = []
-            for (path, value) in entries {
-                let descriptor = try ResourceDescriptor(json: value, source: source, path: path)
-                guard !descriptor.digest.isEmpty else {
-                    throw root.fail("missing field '\(path).digest' (each input attestation must carry its digest)")
-                }
-                attestations.append(descriptor)
-            }
-            inputAttestations = attestations
-        } else {
-            inputAttestations = nil
-        }
-
-        let resultText = try root.string("verificationResult")
-        guard let result = VerificationResult(rawValue: resultText) else {
-            throw root.fail("'verificationResult' is '\(resultText)', expected 'PASSED' or 'FAILED'")
-        }
-        verificationResult = result
-
-        verifiedLevels = try root.stringArray("verifiedLevels")
-        if let problem = Self.levelProblem(verifiedLevels) { throw root.fail("'verifiedLevels' \(problem)") }
-
-        if let levels = try root.optionalObject("dependencyLevels") {
-            var counts: [String: Int64] = [:]
-            for key in levels.members.keys {
-                let count = try levels.integer(key)
-                guard !key.isEmpty, count >= 0 else {
-                    throw root.fail("'\(levels.fieldPath(key))' must be a level name with a count of zero or more, got \(count)")
-                }
-                counts[key] = count
-            }
-            dependencyLevels = counts
-        } else {
-            dependencyLevels = nil
-        }
-
-        slsaVersion = try root.optionalString("slsaVersion")
-        if let slsaVersion, !Self.isMajorMinor(slsaVersion) {
-            throw root.fail("'slsaVersion' must be MAJOR.MINOR like 1.1, got '\(slsaVersion)'")
+        self = try JSONObjectReader.read(json, source: source, mode: Self.jsonReadingMode,
+                                         what: "a SLSA verification summary predicate") { root throws(FormatsError) in
+            try Self(reading: &root)
         }
     }
 
@@ -154,5 +107,59 @@ public struct SLSAVerificationSummary: Sendable, Equatable, InTotoPredicate {
     static func isMajorMinor(_ text: String) -> Bool {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         return parts.count == 2 && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isNumber } }
+    }
+}
+
+extension SLSAVerificationSummary: JSONObjectDecodable {
+    /// Fields this version does not know are ignored (in-toto parsing rules).
+    public static let jsonReadingMode = JSONObjectReader.Mode.ignoringUnknownFields
+
+    public init(reading root: inout JSONObjectReader) throws(FormatsError) {
+        verifier = try root.object("verifier") { verifier throws(FormatsError) in
+            Verifier(id: try verifier.nonEmptyString("id"), version: try verifier.optionalStringMap("version") ?? [:])
+        }
+        timeVerified = try root.optionalTimestamp("timeVerified")
+        resourceUri = try root.nonEmptyString("resourceUri")
+
+        policy = try root.decode(ResourceDescriptor.self, "policy")
+        guard policy.uri != nil else {
+            throw FormatsError(source: root.source, reason: "missing field '\(root.fieldPath("policy.uri"))' (a VSA policy must name its URI)")
+        }
+
+        inputAttestations = try root.optionalObjects("inputAttestations") { entry throws(FormatsError) in
+            let descriptor = try ResourceDescriptor(reading: &entry)
+            guard !descriptor.digest.isEmpty else {
+                throw FormatsError(source: entry.source,
+                                   reason: "missing field '\(entry.fieldPath("digest"))' (each input attestation must carry its digest)")
+            }
+            return descriptor
+        }
+
+        let resultText = try root.nonEmptyString("verificationResult")
+        guard let result = VerificationResult(rawValue: resultText) else {
+            throw root.error("verificationResult", "is '\(resultText)', expected 'PASSED' or 'FAILED'")
+        }
+        verificationResult = result
+
+        verifiedLevels = try root.strings("verifiedLevels")
+        if let empty = verifiedLevels.firstIndex(of: "") { throw root.error("verifiedLevels[\(empty)]", "must not be empty") }
+        if let problem = Self.levelProblem(verifiedLevels) { throw root.error("verifiedLevels", problem) }
+
+        dependencyLevels = try root.optionalObject("dependencyLevels") { levels throws(FormatsError) in
+            var counts: [String: Int64] = [:]
+            for key in levels.keys {
+                let count = try levels.integer(key)
+                guard !key.isEmpty, count >= 0 else {
+                    throw levels.error(key, "must be a level name with a count of zero or more, got \(count)")
+                }
+                counts[key] = count
+            }
+            return counts
+        }
+
+        slsaVersion = try root.optionalNonEmptyString("slsaVersion")
+        if let slsaVersion, !Self.isMajorMinor(slsaVersion) {
+            throw root.error("slsaVersion", "must be MAJOR.MINOR like 1.1, got '\(slsaVersion)'")
+        }
     }
 }

@@ -107,26 +107,30 @@ private struct Fields {
     var comment: String?
 
     init(_ json: JSONValue, source: String) throws(FormatsError) {
-        var root = try StrictObjectReader(json, source: source)
+        self = try JSONObjectReader.read(json, source: source, mode: .strict, what: "a trust policy") { root throws(FormatsError) in
+            try Fields(reading: &root)
+        }
+    }
+
+    private init(reading root: inout JSONObjectReader) throws(FormatsError) {
         let schema = try root.string("schema")
         guard schema == TrustPolicy.schema else {
             throw root.error("schema", "is '\(schema)', expected '\(TrustPolicy.schema)'")
         }
 
-        for var entry in try root.objects("keys") {
-            keys.append(try Self.key(&entry))
-            try entry.finish()
-        }
+        keys = try root.objects("keys") { entry throws(FormatsError) in try Self.key(&entry) }
 
         if let ids = try root.optionalStrings("revokedKeys") { revokedKeys = ids }
 
-        var thresholdReader = try root.object("thresholds")
-        for role in TrustPolicy.Role.allCases {
-            if let k = try thresholdReader.optionalInteger(role.rawValue, in: Int64(Int32.min)...Int64(Int32.max)) {
-                thresholds[role] = Int(k)
+        thresholds = try root.object("thresholds") { reader throws(FormatsError) in
+            var thresholds: [TrustPolicy.Role: Int] = [:]
+            for role in TrustPolicy.Role.allCases {
+                if let k = try reader.optionalInteger(role.rawValue, in: Int64(Int32.min)...Int64(Int32.max)) {
+                    thresholds[role] = Int(k)
+                }
             }
+            return thresholds
         }
-        try thresholdReader.finish()
 
         minimumSequence = try root.optionalInteger("minimumSequence") ?? 0
 
@@ -145,10 +149,9 @@ private struct Fields {
         expires = try Self.timestamp(&root, "expires")
         allowDowngrade = try root.optionalBool("allowDowngrade") ?? false
         comment = try root.optionalString("comment")
-        try root.finish()
     }
 
-    private static func key(_ entry: inout StrictObjectReader) throws(FormatsError) -> TrustPolicy.TrustedKey {
+    private static func key(_ entry: inout JSONObjectReader) throws(FormatsError) -> TrustPolicy.TrustedKey {
         let keyid = try entry.string("keyid")
         guard Hex.isLowercaseHex(keyid, length: 64) else {
             throw entry.error("keyid", "must be 64 lowercase hex characters (the SHA-256 of the raw public key), got '\(keyid)'")
@@ -163,8 +166,7 @@ private struct Fields {
             throw entry.error("keyid", "is \(keyid), but the public key's key id is \(publicKey.keyID)")
         }
 
-        let roleNames = try entry.optionalStrings("roles")
-        guard let roleNames else { throw FormatsError(source: entry.source, reason: "missing field '\(entry.fieldPath("roles"))'") }
+        let roleNames = try entry.strings("roles")
         var roles: Set<TrustPolicy.Role> = []
         for (i, name) in roleNames.enumerated() {
             guard let role = TrustPolicy.Role(rawValue: name) else {
@@ -178,7 +180,7 @@ private struct Fields {
         return TrustPolicy.TrustedKey(publicKey: publicKey, roles: roles, expires: expires, comment: comment)
     }
 
-    private static func timestamp(_ reader: inout StrictObjectReader, _ key: String) throws(FormatsError) -> Int64? {
+    private static func timestamp(_ reader: inout JSONObjectReader, _ key: String) throws(FormatsError) -> Int64? {
         guard let text = try reader.optionalString(key) else { return nil }
         guard let seconds = Timestamp.parse(text) else {
             throw reader.error(key, "must be an RFC 3339 UTC time like 2026-01-02T03:04:05Z, got '\(text)'")

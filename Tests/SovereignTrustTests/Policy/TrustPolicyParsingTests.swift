@@ -209,7 +209,7 @@ import Testing
     }
 
     @Test func refusesADocumentThatIsNotAnObject() {
-        #expect(throws: TrustError(source: "p", reason: "document: must be an object, got array")) {
+        #expect(throws: TrustError(source: "p", reason: "a trust policy must be a JSON object, got array")) {
             try TrustPolicy(parsing: Array("[]".utf8), source: "p")
         }
     }

@@ -1,0 +1,27 @@
+import SovereignCrypto
+
+/// Reading a DSSE envelope's JSON (`{"payload", "payloadType",
+/// "signatures": [{"keyid", "sig"}]}`). The type and its writing
+/// (`Encodable`) live in SovereignCrypto, which sits below this module.
+extension DSSEEnvelope: JSONObjectDecodable {
+    /// Strict: unknown fields are refused, in the envelope and in each
+    /// signature. They are not signed (only PAE(payloadType, payload) is),
+    /// so accepting them would let two different files carry one signature,
+    /// and a misspelt `keyid` would silently become "no key hint". An
+    /// optional `keyid` of `null` reads as absent (no hint), as before.
+    public static let jsonReadingMode = JSONObjectReader.Mode.strict.readingNullAsAbsent
+
+    /// `payload` and `sig` may be standard or URL-safe base64, padded or
+    /// not (the DSSE spec allows either).
+    public init(reading reader: inout JSONObjectReader) throws(FormatsError) {
+        let payloadText = try reader.string("payload")
+        guard let payload = Base64.decodeLenient(payloadText) else { throw reader.error("payload", "is not base64") }
+        let payloadType = try reader.string("payloadType")
+        let signatures = try reader.objects("signatures") { signature throws(FormatsError) in
+            let keyid = try signature.optionalString("keyid") ?? ""
+            guard let sig = Base64.decodeLenient(try signature.string("sig")) else { throw signature.error("sig", "is not base64") }
+            return Signature(keyid: keyid, sig: sig)
+        }
+        self.init(payload: payload, payloadType: payloadType, signatures: signatures)
+    }
+}
