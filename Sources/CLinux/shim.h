@@ -15,3 +15,30 @@ static inline int sovereign_rename_noreplace(const char *from, const char *to) {
     return -1;
 #endif
 }
+
+/// openat2(2) with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS:
+/// the kernel itself refuses to leave `dirfd` (no "..", no absolute path)
+/// or to follow any symlink while resolving `path`. Returns a descriptor or
+/// -1 with errno set; ENOSYS where the kernel lacks openat2 (before 5.6),
+/// and then the caller walks one checked component at a time instead.
+struct sovereign_open_how { unsigned long long flags, mode, resolve; };
+static inline int sovereign_openat_beneath(int dirfd, const char *path, int flags, unsigned int mode) {
+#ifdef SYS_openat2
+    struct sovereign_open_how how = { (unsigned long long)(unsigned int)flags, mode,
+                                      0x08 /* BENEATH */ | 0x04 /* NO_SYMLINKS */ | 0x02 /* NO_MAGICLINKS */ };
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+/// renameat(2) that fails with EEXIST instead of replacing the target.
+static inline int sovereign_renameat_noreplace(int fromfd, const char *from, int tofd, const char *to) {
+#ifdef SYS_renameat2
+    return (int)syscall(SYS_renameat2, fromfd, from, tofd, to, 1 /* RENAME_NOREPLACE */);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}

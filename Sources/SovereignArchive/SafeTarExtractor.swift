@@ -15,30 +15,40 @@ public struct SignedFile: Sendable, Equatable {
         self.size = size
         self.sha256 = sha256
     }
+
+    /// The path's bytes: what the extractor parses and compares.
+    public var pathBytes: [UInt8] { Array(path.utf8) }
 }
 
 /// Unpacks uncompressed tar layers into a fresh directory, trusting no
 /// byte of them, so that afterwards the directory holds exactly the signed
 /// file list: every listed file once, with its signed size and SHA-256, in
-/// directories that signed files need, and nothing else.
+/// directories that signed files need, and nothing else. Or, made with
+/// `init(checkingOnly:)`, applies every one of the same checks and writes
+/// nothing: that is how `verify` accepts exactly the layers `install` does.
 ///
-/// Refused, with the layer, the entry and the reason: absolute names, `..`,
-/// `.` and empty components, names that are not UTF-8 or hold control
-/// characters; symlinks, hard links, devices, FIFOs, sockets, sparse files;
+/// Refused, with the layer, the entry and the reason: names outside
+/// `SafeTarPath`'s rules (absolute, `..`, `.`, empty components, anything
+/// outside the portable character set, too deep or too long), compared as
+/// bytes; symlinks, hard links, devices, FIFOs, sockets, sparse files;
 /// setuid, setgid and sticky bits; a file twice (within or across layers);
 /// a file the list does not have, or with another size (checked at its
 /// header, before a byte of it is read, so a header claiming terabytes
 /// stops at once) or another digest; a directory where the list has a
 /// file, a file where it needs a directory, a directory no signed file is
-/// under. Pax and GNU long-name records are applied by libarchive before
-/// any of these checks, so they cannot rename an entry past them.
+/// under; a layer that does not end exactly with its two end-of-archive
+/// blocks (nothing may hide after them). Pax and GNU long-name records are
+/// applied by libarchive before any of these checks, so they cannot rename
+/// an entry past them.
 ///
 /// Writing never leaves the root: every directory is made with `mkdirat`
-/// and opened with `O_NOFOLLOW | O_DIRECTORY` relative to its parent's
-/// descriptor, every file created with `openat(…, O_CREAT | O_EXCL |
-/// O_NOFOLLOW)`, modes set with `fchmod` (0644, or 0755 if the entry had
-/// any execute bit; directories 0755), never through a path, so even a
-/// symlink planted in the root by a race is not followed.
+/// and opened relative to its parent's descriptor (openat2 with
+/// `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS` where the kernel has it, else
+/// `O_NOFOLLOW`), every file created with `O_CREAT | O_EXCL | O_NOFOLLOW`,
+/// modes set with `fchmod` (0644, or 0755 if the entry had any execute
+/// bit; directories 0755), never through a path, so even a symlink
+/// planted in the root by a race is not followed. Each name reaches the
+/// system call as one checked component of bytes (`DirectoryHandle`).
 ///
 /// On any error the extractor stops and refuses further calls. It does
 /// not clean up: `root` must be a fresh, empty directory of the caller's
@@ -48,13 +58,14 @@ public struct SignedFile: Sendable, Equatable {
 /// the error is thrown, so no unchecked bytes sit under a signed name.
 public final class SafeTarExtractor {
     private let root: String
-    private let rootDescriptor: Int32
+    /// The extraction root; nil when only checking.
+    private let rootDirectory: OpenDirectory?
     /// The signed list, in the caller's order, and by path.
     private let expected: [(path: SafeTarPath, file: SignedFile)]
     private let signed: [SafeTarPath: SignedFile]
     /// Every ancestor directory of a signed file: the only directories allowed.
     private let neededDirectories: Set<SafeTarPath>
-    /// Files written so far, with the layer each came from.
+    /// Files written (or checked) so far, with the layer each came from.
     private var extracted: [SafeTarPath: String] = [:]
     /// Directories this extractor made, in order (parents first).
     private var createdDirectories: [SafeTarPath] = []
@@ -65,14 +76,28 @@ public final class SafeTarExtractor {
     /// - Parameters:
     ///   - root: an existing, empty directory (a fresh `.partial-*`, removed by the caller on failure).
     ///   - expected: the signed file list, paths relative to `root`.
-    public init(root: String, expected: [SignedFile]) throws(ArchiveError) {
+    public convenience init(root: String, expected: [SignedFile]) throws(ArchiveError) {
+        let directory: DirectoryHandle
+        do { directory = try DirectoryHandle.open(root) } catch { throw ArchiveError(error) }
+        let isEmpty: Bool
+        do { isEmpty = try directory.entries().isEmpty } catch { throw ArchiveError(error) }
+        guard isEmpty else { throw ArchiveError(path: root, reason: "is not empty; extraction needs a fresh directory") }
+        try self.init(root: root, directory: OpenDirectory(directory), expected: expected)
+    }
+
+    /// An extractor that writes nothing and checks everything it would.
+    public convenience init(checkingOnly expected: [SignedFile], label: String) throws(ArchiveError) {
+        try self.init(root: label, directory: nil, expected: expected)
+    }
+
+    private init(root: String, directory: OpenDirectory?, expected: [SignedFile]) throws(ArchiveError) {
         var list: [(path: SafeTarPath, file: SignedFile)] = []
         var byPath: [SafeTarPath: SignedFile] = [:]
         var directories = Set<SafeTarPath>()
         for file in expected {
-            let place = "signed file list: \(SafeTarPath.display(Array(file.path.utf8)))"
+            let place = "signed file list: \(SafeTarPath.display(file.pathBytes))"
             let path: SafeTarPath
-            switch SafeTarPath.parse(Array(file.path.utf8), as: .canonical) {
+            switch SafeTarPath.parse(file.pathBytes, as: .canonical) {
             case .success(let parsed): path = parsed
             case .failure(let refusal): throw ArchiveError(path: place, reason: refusal.reason)
             }
@@ -84,39 +109,37 @@ public final class SafeTarExtractor {
             directories.formUnion(path.ancestors)
         }
         if let clash = list.first(where: { directories.contains($0.path) }) {
-            throw ArchiveError(path: "signed file list: \(clash.file.path)", reason: "is listed as a file but other signed files are under it")
+            throw ArchiveError(path: "signed file list: \(clash.path.string)", reason: "is listed as a file but other signed files are under it")
         }
-        let descriptor = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        guard descriptor >= 0 else { throw ArchiveError(SystemError(path: root, operation: "open", errno: errno)) }
         self.root = root
-        rootDescriptor = descriptor
+        rootDirectory = directory
         self.expected = list
         signed = byPath
         neededDirectories = directories
-        do throws(ArchiveError) {
-            guard try SafeTarDirectory.isEmpty(descriptor, path: root) else {
-                throw ArchiveError(path: root, reason: "is not empty; extraction needs a fresh directory")
-            }
-        } catch {
-            _ = close(descriptor)
-            throw error
-        }
     }
 
-    deinit {
-        // Not retried on EINTR: the descriptor is gone either way on Linux.
-        _ = close(rootDescriptor)
-    }
-
-    /// Extracts one layer from a tar file on disk, reading it once; returns
-    /// the SHA-256 and size of the layer file's bytes, computed on a second
-    /// core while extracting (the caller compares them with the signed
-    /// layer descriptor, and must not use the root if they differ).
+    /// Extracts one layer from a tar file on disk (a regular file, read
+    /// once); returns the SHA-256 and size of the layer file's bytes,
+    /// computed on a second core while extracting (the caller compares
+    /// them with the signed layer descriptor, and must not use the root if
+    /// they differ).
     /// - Parameter label: names the layer in errors.
     public func extractLayer(fromFile path: String, label: String) throws(ArchiveError) -> (digest: SHA256Digest, size: Int64) {
         try checkUsable(label)
+        let file: FileDescriptor
+        do { file = try FileDescriptor.openRegularForReading(path).file } catch {
+            failure = ArchiveError(error)
+            throw ArchiveError(error)
+        }
+        defer { file.closeIgnoringErrors() }
+        return try extractLayer(from: LayerStream(file), label: label)
+    }
+
+    /// Extracts one layer from a stream of its bytes (see `extractLayer(fromFile:label:)`).
+    public func extractLayer(from stream: LayerStream, label: String) throws(ArchiveError) -> (digest: SHA256Digest, size: Int64) {
+        try checkUsable(label)
         do {
-            return try extract(path, label: label)
+            return try extract(stream, label: label)
         } catch {
             failure = error
             throw error
@@ -146,11 +169,8 @@ public final class SafeTarExtractor {
         guard !finished else { throw ArchiveError(path: label, reason: "extraction is already finished") }
     }
 
-    private func extract(_ path: String, label: String) throws(ArchiveError) -> (digest: SHA256Digest, size: Int64) {
-        let descriptor: FileDescriptor
-        do { descriptor = try FileDescriptor.openForReading(path) } catch { throw ArchiveError(error) }
-        defer { descriptor.closeIgnoringErrors() }
-        let source = SafeTarLayerSource(descriptor)
+    private func extract(_ stream: LayerStream, label: String) throws(ArchiveError) -> (digest: SHA256Digest, size: Int64) {
+        let source = SafeTarLayerSource(stream)
         // withExtendedLifetime: libarchive holds the source unretained.
         return try withExtendedLifetime(source) { () throws(ArchiveError) in
             guard let archive = archive_read_new() else { throw ArchiveError(path: label, reason: "libarchive: out of memory") }
@@ -170,7 +190,16 @@ public final class SafeTarExtractor {
                 }
                 try extractEntry(entry, from: archive, source: source, label: label)
             }
-            do throws(SystemError) { try source.drain() } catch { throw ArchiveError(error) }
+            // Nothing may follow the end-of-archive blocks: a reader that
+            // lists what comes after them (GNU tar -i) must see no more than we do.
+            let consumed = archive_filter_bytes(archive, 0)
+            try source.drain()
+            guard source.count == consumed else {
+                throw ArchiveError(path: label, reason: "has \(source.count - consumed) bytes after its end-of-archive blocks")
+            }
+            guard source.count >= Int64(SafeTarLayerSource.tailSize), source.tail.allSatisfy({ $0 == 0 }) else {
+                throw ArchiveError(path: label, reason: "does not end with two zero end-of-archive blocks")
+            }
             return source.digest()
         }
     }
@@ -238,10 +267,7 @@ public final class SafeTarExtractor {
             guard neededDirectories.contains(path) else {
                 throw refuse("is a directory, but no signed file is under it")
             }
-            let descriptor = try SafeTarDirectory.open(path.components[...], under: rootDescriptor, creating: true, at: place) {
-                createdDirectories.append(SafeTarPath(components: Array($0)))
-            }
-            SafeTarDirectory.close(descriptor, root: rootDescriptor)
+            if let rootDirectory { _ = try openDirectory(path.components[...], under: rootDirectory, creating: true, at: place) }
             return
         }
 
@@ -266,17 +292,25 @@ public final class SafeTarExtractor {
     /// the way; never more than the signed size.
     private func writeFile(_ path: SafeTarPath, _ expectedFile: SignedFile, mode: mode_t,
                            from archive: OpaquePointer, source: SafeTarLayerSource, at place: String) throws(ArchiveError) {
-        let parent = try SafeTarDirectory.open(path.parentComponents, under: rootDescriptor, creating: true, at: place) {
-            createdDirectories.append(SafeTarPath(components: Array($0)))
+        // Check-only: the same reads and checks, into no file.
+        var parent: OpenDirectory?
+        var file: FileDescriptor?
+        if let rootDirectory {
+            let directory = OpenDirectory(try openDirectory(path.parentComponents, under: rootDirectory, creating: true, at: place))
+            do { file = try directory.handle.createFile(path.name, mode: mode) } catch {
+                if error.errno == EEXIST {
+                    throw ArchiveError(path: place, reason: "already exists in the extraction root (not made by this extractor)")
+                }
+                throw ArchiveError(path: place, reason: error.reason)
+            }
+            parent = directory
         }
-        defer { SafeTarDirectory.close(parent, root: rootDescriptor) }
-        let file = try SafeTarDirectory.createFile(path.name, in: parent, mode: mode, at: place)
         var complete = false
         defer {
-            if !complete {
+            if !complete, let file, let parent {
                 file.closeIgnoringErrors()
                 // Take partial or wrong bytes away from the signed name before reporting.
-                _ = unlinkat(parent, path.name, 0)
+                try? parent.handle.remove(path.name)
             }
         }
 
@@ -303,7 +337,7 @@ public final class SafeTarExtractor {
             guard count > 0, let block else { continue }
             let bytes = UnsafeRawBufferPointer(start: block, count: count)
             hasher.update(bytes)
-            do { try file.writeAll(bytes) } catch { throw ArchiveError(error) }
+            if let file { do { try file.writeAll(bytes) } catch { throw ArchiveError(error) } }
             written += Int64(count)
         }
         guard written == expectedFile.size else {
@@ -313,10 +347,12 @@ public final class SafeTarExtractor {
         guard digest == expectedFile.sha256 else {
             throw ArchiveError(path: place, reason: "sha256 is \(digest.hex), the signed image lists \(expectedFile.sha256.hex)")
         }
-        do throws(SystemError) { try file.close() } catch {
-            complete = true  // closed, if with an error; still unlink below
-            _ = unlinkat(parent, path.name, 0)
-            throw ArchiveError(error)
+        if let file, let parent {
+            do throws(SystemError) { try file.close() } catch {
+                complete = true  // closed, if with an error; still unlink below
+                try? parent.handle.remove(path.name)
+                throw ArchiveError(error)
+            }
         }
         complete = true
     }
@@ -348,20 +384,61 @@ public final class SafeTarExtractor {
             let more = missing.count > 1 ? " (and \(missing.count - 1) more signed files are missing)" : ""
             throw ArchiveError(path: first.file.path, reason: "is in the signed file list but in no layer\(more)")
         }
+        guard let rootDirectory else { return }
         for (path, expectedFile) in expected {
             let place = "\(root): \(path.string)"
-            let parent = try SafeTarDirectory.open(path.parentComponents, under: rootDescriptor, creating: false, at: place) { _ in }
-            defer { SafeTarDirectory.close(parent, root: rootDescriptor) }
-            try SafeTarDirectory.syncFile(path.name, in: parent, expectedSize: expectedFile.size, at: place)
+            let parent = try openDirectory(path.parentComponents, under: rootDirectory, creating: false, at: place)
+            do throws(SystemError) {
+                let (file, size) = try parent.openRegularFile(path.name)
+                defer { file.closeIgnoringErrors() }
+                guard size == expectedFile.size else {
+                    throw SystemError(path: place, operation: "fstat (no longer a regular file of \(expectedFile.size) bytes)", errno: EINVAL)
+                }
+                try file.sync()
+            } catch {
+                throw ArchiveError(path: place, reason: "changed after extraction: \(error.reason)")
+            }
         }
         // Children before parents, so each directory's entries are durable
         // before the entry naming it is.
         for path in createdDirectories.reversed() {
             let place = "\(root): \(path.string)"
-            let descriptor = try SafeTarDirectory.open(path.components[...], under: rootDescriptor, creating: false, at: place) { _ in }
-            defer { SafeTarDirectory.close(descriptor, root: rootDescriptor) }
-            try SafeTarDirectory.sync(descriptor, at: place)
+            let directory = try openDirectory(path.components[...], under: rootDirectory, creating: false, at: place)
+            do { try directory.sync() } catch { throw ArchiveError(error) }
         }
-        try SafeTarDirectory.sync(rootDescriptor, at: root)
+        do { try rootDirectory.handle.sync() } catch { throw ArchiveError(error) }
     }
+
+    /// Opens the directory `components` below the root, one component at a
+    /// time, each relative to its parent's descriptor; with `creating`,
+    /// makes the missing ones (mode 0755, whatever the umask), remembering
+    /// each one made.
+    private func openDirectory(_ components: ArraySlice<[UInt8]>, under root: OpenDirectory, creating: Bool,
+                               at place: String) throws(ArchiveError) -> DirectoryHandle {
+        var current: DirectoryHandle
+        do { current = try root.handle.duplicate() } catch { throw ArchiveError(error) }
+        for index in components.indices {
+            let name = components[index]
+            let prefix = SafeTarPath(components: Array(components[...index]))
+            do {
+                if creating, try current.makeDirectory(name) { createdDirectories.append(prefix) }
+                current = try current.openDirectory(name)
+            } catch {
+                if error.errno == ELOOP || error.errno == ENOTDIR || error.errno == EXDEV {
+                    let isLink = (try? current.status(name)).flatMap { $0 }.map { ($0.st_mode & S_IFMT) == S_IFLNK } ?? false
+                    throw ArchiveError(path: place, reason: isLink
+                        ? "'\(prefix.string)' is a symbolic link in the extraction root (not made by this extractor); refusing to follow it"
+                        : "'\(prefix.string)' is not a directory")
+                }
+                throw ArchiveError(path: place, reason: "'\(prefix.string)': \(error.reason)")
+            }
+        }
+        return current
+    }
+}
+
+/// A directory descriptor shared by reference (the extractor keeps its root open).
+final class OpenDirectory {
+    let handle: DirectoryHandle
+    init(_ handle: consuming DirectoryHandle) { self.handle = handle }
 }

@@ -18,8 +18,10 @@ import SovereignCrypto
 /// it sees the chunks in file order.
 final class SafeTarLayerSource {
     static let chunkSize = FileHashing.chunkSize
+    /// Bytes kept from the end of the stream: the two end-of-archive blocks.
+    static let tailSize = 1024
 
-    private let descriptor: FileDescriptor
+    private let stream: LayerStream
     private let hasher = LayerHasher()
     private let queue = DispatchQueue(label: "sovereign.safe-tar.layer-hash")
     private let buffers: [UnsafeMutableRawBufferPointer]
@@ -29,12 +31,13 @@ final class SafeTarLayerSource {
     /// Bytes read from the file (and handed to the hash) so far.
     private(set) var count: Int64 = 0
     /// The read error, kept for the caller: the C callback can only return -1.
-    private(set) var error: SystemError?
+    private(set) var error: ArchiveError?
+    /// The last `tailSize` bytes read (fewer if the stream is shorter).
+    private(set) var tail: [UInt8] = []
 
-    init(_ descriptor: FileDescriptor) {
-        self.descriptor = descriptor
+    init(_ stream: LayerStream) {
+        self.stream = stream
         buffers = (0..<2).map { _ in UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunkSize, alignment: 64) }
-        descriptor.adviseSequential()
     }
 
     deinit {
@@ -50,7 +53,7 @@ final class SafeTarLayerSource {
         which ^= 1
         pending[which].wait()
         let n: Int
-        do { n = try descriptor.read(into: buffers[which]) } catch {
+        do { n = try stream.read(buffers[which]) } catch {
             self.error = error
             return nil
         }
@@ -59,6 +62,12 @@ final class SafeTarLayerSource {
             return UnsafeRawBufferPointer(start: nil, count: 0)
         }
         let chunk = UnsafeRawBufferPointer(rebasing: buffers[which][0..<n])
+        if n >= Self.tailSize {
+            tail = Array(chunk[(n - Self.tailSize)...])
+        } else {
+            tail.append(contentsOf: chunk)
+            if tail.count > Self.tailSize { tail.removeFirst(tail.count - Self.tailSize) }
+        }
         let group = pending[which]
         let reference = LayerChunk(bytes: chunk)
         let hasher = self.hasher
@@ -73,9 +82,9 @@ final class SafeTarLayerSource {
 
     /// Reads whatever libarchive did not ask for (the end-of-archive blocks'
     /// padding, or anything after them), so the digest covers the whole file.
-    func drain() throws(SystemError) {
+    func drain() throws(ArchiveError) {
         while true {
-            guard let chunk = next() else { throw error! }
+            guard let chunk = next() else { throw error ?? ArchiveError(path: "layer", reason: "read failed") }
             if chunk.isEmpty { return }
         }
     }
@@ -84,6 +93,24 @@ final class SafeTarLayerSource {
     func digest() -> (digest: SHA256Digest, size: Int64) {
         queue.sync {}
         return (hasher.finalize(), count)
+    }
+}
+
+/// Where a layer's bytes come from: a blob file, or an entry of an image
+/// archive being read. `read` fills the buffer's start, returning 0 at the end.
+public struct LayerStream {
+    public let read: (UnsafeMutableRawBufferPointer) throws(ArchiveError) -> Int
+
+    public init(read: @escaping (UnsafeMutableRawBufferPointer) throws(ArchiveError) -> Int) {
+        self.read = read
+    }
+
+    /// The bytes of an open file, read front to back.
+    public init(_ file: FileDescriptor) {
+        file.adviseSequential()
+        read = { (buffer) throws(ArchiveError) -> Int in
+            do throws(SystemError) { return try file.read(into: buffer) } catch { throw ArchiveError(error) }
+        }
     }
 }
 

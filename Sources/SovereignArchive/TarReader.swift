@@ -10,6 +10,8 @@ public struct TarReader {
         public let path: String
         public let size: Int64
         public let isDirectory: Bool
+        /// The name as stored, undecoded (for byte-level checks).
+        public var rawPath: [UInt8] = []
     }
 
     /// Calls `visit` for each entry of the archive at `path`. `read(limit)`
@@ -55,7 +57,7 @@ public struct TarReader {
             }
             let size = archive_entry_size(entry)
             var consumed = false
-            try visit(Entry(path: name, size: size, isDirectory: type == 0o040000)) { (limit) throws(ArchiveError) -> [UInt8]? in
+            try visit(Entry(path: name, size: size, isDirectory: type == 0o040000, rawPath: rawName(entry))) { (limit) throws(ArchiveError) -> [UInt8]? in
                 guard !consumed, size <= Int64(limit) else { return nil }
                 consumed = true
                 var bytes = [UInt8](repeating: 0, count: Int(size))
@@ -74,7 +76,15 @@ public struct TarReader {
     public struct Chunks {
         fileprivate let archive: OpaquePointer
         fileprivate let label: String
-        fileprivate let size: Int64
+        /// The entry's size from its header.
+        public let size: Int64
+
+        /// Reads the next bytes of the entry into `buffer`; 0 at its end.
+        public func read(_ buffer: UnsafeMutableRawBufferPointer) throws(ArchiveError) -> Int {
+            let n = archive_read_data(archive, buffer.baseAddress, buffer.count)
+            guard n >= 0 else { throw ArchiveError(path: label, reason: TarReader.message(archive)) }
+            return n
+        }
 
         /// Calls `body` with each chunk; returns the bytes read. Fails if
         /// the archive holds fewer bytes than the entry's header says.
@@ -122,9 +132,15 @@ public struct TarReader {
                 throw ArchiveError(path: "\(path): \(name)", reason: "is not a regular file or directory")
             }
             let size = archive_entry_size(entry)
-            try visit(Entry(path: name, size: size, isDirectory: type == 0o040000),
+            try visit(Entry(path: name, size: size, isDirectory: type == 0o040000, rawPath: rawName(entry)),
                       Chunks(archive: archive, label: "\(path): \(name)", size: size))
         }
+    }
+
+    /// The entry's name as stored, undecoded (libarchive's multibyte form, else UTF-8).
+    private static func rawName(_ entry: OpaquePointer) -> [UInt8] {
+        (archive_entry_pathname(entry) ?? archive_entry_pathname_utf8(entry))
+            .map { Array(UnsafeBufferPointer(start: $0, count: strlen($0)).map { UInt8(bitPattern: $0) }) } ?? []
     }
 
     fileprivate static func message(_ archive: OpaquePointer) -> String {

@@ -21,6 +21,17 @@ public struct FileDescriptor: Sendable {
         return FileDescriptor(rawValue: fd, path: path)
     }
 
+    /// Opens an existing regular file for reading, with its size from
+    /// fstat. Anything else at `path` (a FIFO, a device, a directory) is
+    /// refused; the open is non-blocking so a FIFO with no writer cannot
+    /// hang it. Read no more than `size` bytes from it: that is the cap.
+    public static func openRegularForReading(_ path: String) throws(SystemError) -> (file: FileDescriptor, size: Int64) {
+        let fd = try retryingOnInterrupt(path: path, operation: "open") {
+            open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        }
+        return try adoptRegular(fd, path: path)
+    }
+
     /// Creates a new file; fails with EEXIST if anything is at `path`.
     public static func createExclusive(_ path: String, mode: mode_t = 0o644) throws(SystemError) -> FileDescriptor {
         let fd = try retryingOnInterrupt(path: path, operation: "open") {

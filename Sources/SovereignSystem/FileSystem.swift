@@ -17,16 +17,14 @@ public enum FileSystem {
     /// Reads a whole regular file, refusing files over `limit` bytes so that
     /// a hostile input cannot make us allocate without bound.
     public static func readFile(_ path: String, limit: Int = 64 << 20) throws(FileSystemError) -> [UInt8] {
-        let fd: FileDescriptor
-        do { fd = try FileDescriptor.openForReading(path) } catch { throw .system(error) }
-        defer { fd.closeIgnoringErrors() }
-        var info = stat()
-        guard fstat(fd.rawValue, &info) == 0 else {
-            throw .system(SystemError(path: path, operation: "fstat", errno: errno))
+        let fd: FileDescriptor, size: Int64
+        do { (fd, size) = try FileDescriptor.openRegularForReading(path) } catch {
+            if error.errno == EINVAL { throw .notRegularFile(path) }
+            throw .system(error)
         }
-        guard (info.st_mode & S_IFMT) == S_IFREG else { throw .notRegularFile(path) }
-        guard info.st_size <= limit else { throw .tooLarge(path, size: Int64(info.st_size), limit: limit) }
-        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
+        defer { fd.closeIgnoringErrors() }
+        guard size <= limit else { throw .tooLarge(path, size: size, limit: limit) }
+        var bytes = [UInt8](repeating: 0, count: Int(size))
         let read = bytes.withUnsafeMutableBytes { raw in Result { () throws(SystemError) in try fd.readFully(into: raw) } }
         let count: Int
         do { count = try read.get() } catch { throw .system(error) }
@@ -64,25 +62,11 @@ public enum FileSystem {
         guard rename(from, to) == 0 else { throw SystemError(path: to, operation: "rename", errno: errno) }
     }
 
-    /// Removes a directory tree (no symlinks followed): for cleaning up our
-    /// own temporary build directories.
+    /// Removes a directory tree (no symlinks followed), ignoring errors:
+    /// for cleaning up our own temporary directories on paths that are
+    /// already failing. Use `DirectoryTree.remove` where a failure matters.
     public static func removeTree(_ path: String) {
-        var info = stat()
-        guard lstat(path, &info) == 0 else { return }
-        if (info.st_mode & S_IFMT) == S_IFDIR {
-            if let directory = opendir(path) {
-                while let entry = readdir(directory) {
-                    let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                        String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-                    }
-                    if name != "." && name != ".." { removeTree(path + "/" + name) }
-                }
-                closedir(directory)
-            }
-            rmdir(path)
-        } else {
-            unlink(path)
-        }
+        try? DirectoryTree.remove(path: path)
     }
 
     /// fsyncs a directory so that renames and links inside it are durable.

@@ -290,19 +290,26 @@ public enum ModelSigningBundle {
         a.utf8.lazy.map { $0 == 0x2F ? 0 : $0 }.lexicographicallyPrecedes(b.utf8.lazy.map { $0 == 0x2F ? 0 : $0 })
     }
 
+    /// A path's components split on the byte 0x2F, never on Swift
+    /// Characters: "/" followed by a combining mark is one Character, so a
+    /// Character split would hide a ".." component from this check.
+    static func byteComponents(_ path: String) -> [[UInt8]] {
+        Array(path.utf8).split(separator: 0x2F, omittingEmptySubsequences: false).map(Array.init)
+    }
+
     /// A tree-relative path as model_signing writes it: no leading '/', no
     /// empty, '.' or '..' component, no NUL.
     static func isRelativePath(_ path: String) -> Bool {
         guard !path.isEmpty, !path.utf8.contains(0) else { return false }
-        return path.split(separator: "/", omittingEmptySubsequences: false).allSatisfy { $0 != "" && $0 != "." && $0 != ".." }
+        return byteComponents(path).allSatisfy { !$0.isEmpty && $0 != [0x2E] && $0 != [0x2E, 0x2E] }
     }
 
     /// An ignore path as `pathlib` reads it ("./a//b/" is "a/b"); nil when
     /// absolute or when nothing is left (it would cover the whole tree).
     static func normalisedIgnorePath(_ path: String) -> String? {
-        guard !path.hasPrefix("/") else { return nil }
-        let components = path.split(separator: "/", omittingEmptySubsequences: true).filter { $0 != "." }
-        return components.isEmpty ? nil : components.joined(separator: "/")
+        guard path.utf8.first != 0x2F else { return nil }
+        let components = byteComponents(path).filter { !$0.isEmpty && $0 != [0x2E] }
+        return components.isEmpty ? nil : String(decoding: Array(components.joined(separator: [0x2F])), as: UTF8.self)
     }
 
     /// Whether `path` is `prefix` or lies under it, compared bytewise.
