@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "SovereignImage", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignArchive", "SovereignPolicy"]),
         .target(name: "SovereignTrust", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats"]),
         .target(name: "SovereignInstall", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignArchive", "SovereignImage", "SovereignTrust"]),
-        .target(name: "SovereignCLI", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignImage", "SovereignTrust", "SovereignInstall", "SovereignInference"]),
+        .target(name: "SovereignCLI", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignImage", "SovereignTrust", "SovereignInstall", "SovereignInference", "SovereignLog", "SovereignSteering"]),
         // The hot loops in C, with ggml's exact arithmetic (fused multiply-adds
         // in lanes); AVX2 chosen at run time, never -march. No contraction
         // beyond the fused operations written out.
@@ -37,6 +37,10 @@ let package = Package(
         // Both optimised even in debug builds: unoptimised, the kernels run
         // ~1000x slower (0.14 tok/s measured) and the model tests would take hours.
         .target(name: "SovereignInference", dependencies: ["SovereignSystem", "CInferenceKernels"], swiftSettings: [.unsafeFlags(["-O"])]),
+        // The audit log: RFC 6962 Merkle tree, C2SP signed checkpoints, proofs.
+        .target(name: "SovereignLog", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats"]),
+        // The steering runtime: normalised rule checks, detectors, BM25 retrieval, the control loop.
+        .target(name: "SovereignSteering", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignPolicy", "SovereignInference"]),
         // Side-by-side inference benchmark driver (bench/inference/run).
         .executableTarget(name: "InferenceBench", dependencies: ["SovereignInference"]),
         .executableTarget(name: "sovereign", dependencies: ["SovereignCLI"]),
@@ -48,7 +52,9 @@ let package = Package(
         .testTarget(name: "SovereignArchiveTests", dependencies: ["SovereignArchive", "SovereignCrypto", "SovereignTestSupport"]),
         .testTarget(name: "SovereignPolicyTests", dependencies: ["SovereignPolicy", "SovereignFormats", "SovereignTestSupport"]),
         .testTarget(name: "SovereignTrustTests", dependencies: ["SovereignTrust", "SovereignCrypto", "SovereignFormats"]),
-        .testTarget(name: "SovereignCLITests", dependencies: ["SovereignCLI", "sovereign", "SovereignTestSupport"]),
+        .testTarget(name: "SovereignCLITests", dependencies: ["SovereignCLI", "sovereign", "SovereignTestSupport", "SovereignImage", "SovereignInstall", "SovereignSystem", "SovereignCrypto"]),
+        .testTarget(name: "SovereignLogTests", dependencies: ["SovereignLog", "SovereignCrypto", "SovereignTestSupport"]),
+        .testTarget(name: "SovereignSteeringTests", dependencies: ["SovereignSteering", "SovereignPolicy", "SovereignInference", "SovereignTestSupport"]),
         .testTarget(name: "SovereignInferenceTests", dependencies: ["SovereignInference", "SovereignTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -24,6 +24,12 @@ public struct ImageBuilder {
         public var modelDescription: ModelDescription
         /// Progress while large files stream: (path, done, total).
         public var progress: ((String, Int64, Int64) -> Void)?
+        /// For tests only: an extra layer, written as given (raw tar bytes)
+        /// before the index layer, its files listed in image.json without
+        /// the name checks. It models a compromised release key or a builder
+        /// bug, so the tests can prove the verifier and installer hold even
+        /// against a validly signed hostile image.
+        var injectedLayer: (tar: [UInt8], files: [FileRecord])?
         public init(signingKeys: [Ed25519.PrivateKey], modelDescription: ModelDescription,
                     environment: [String: String] = ProcessInfo.processInfo.environment,
                     progress: ((String, Int64, Int64) -> Void)? = nil) {
@@ -159,6 +165,18 @@ public struct ImageBuilder {
         var attestation = LayerPlan(layer: .attestation)
         for suite in suites { attestation.add(ImageLayout.attestationDirectory(layer.name) + "/" + suite.name, .file(suite.path)) }
         plans.append(attestation)
+        // Every name is checked before a byte is written: the installer
+        // refuses the same names, so an image it would refuse is never made.
+        for plan in plans {
+            for entry in plan.entries {
+                let input: String
+                switch entry.source {
+                case .file(let path): input = path
+                case .bytes: input = spec.name
+                }
+                try SignedImageListing.checkPath(entry.path, source: input)
+            }
+        }
 
         var layers: [OCIDescriptor] = []
         var files: [FileRecord] = []
@@ -172,8 +190,23 @@ public struct ImageBuilder {
             throw ImageError(spec.model.path, "sha256 is \(modelRecord.sha256.hex), the spec pins \(spec.model.sha256.hex)")
         }
 
+        if let injected = options.injectedLayer {
+            layers.append(try layout.writeBlob(injected.tar, mediaType: OCIMediaType.layerTar,
+                                               annotations: [OCIAnnotation.title: ImageLayout.Layer.policies.rawValue]))
+        }
         // sovereign/image.json: the signed list of every file, in its own layer.
-        let imageIndex = CanonicalJSON.serialize(imageIndexJSON(layer: layer, files: files, modelRecord: modelRecord, created: created))
+        let listing = try SignedImageListing(
+            name: spec.name, version: spec.version, sequence: spec.sequence, created: created, constraintLayer: layer.name,
+            specSHA256: spec.specDigest,
+            model: .init(name: spec.model.name, path: modelRecord.path, sha256: modelRecord.sha256, size: modelRecord.size,
+                         license: spec.model.license, source: spec.model.source),
+            runtime: ImageLayout.runtimeFile, files: files, source: spec.source, revision: spec.revision)
+        var imageIndex = listing.canonicalBytes
+        if let injected = options.injectedLayer, case .object(var object) = listing.json {
+            let all = (files + injected.files).sorted { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
+            object["files"] = .array(all.map(\.json))
+            imageIndex = CanonicalJSON.serialize(.object(object))
+        }
         var indexPlan = LayerPlan(layer: .index)
         indexPlan.add(ImageLayout.indexFile, .bytes(imageIndex))
         let (indexDescriptor, indexRecords) = try writer.write(indexPlan, into: layout)
@@ -211,23 +244,6 @@ public struct ImageBuilder {
         if let source = spec.source { annotations[OCIAnnotation.source] = source }
         if let revision = spec.revision { annotations[OCIAnnotation.revision] = revision }
         return annotations
-    }
-
-    private func imageIndexJSON(layer: ConstraintLayer, files: [FileRecord], modelRecord: FileRecord, created: String) -> JSONValue {
-        var object: [String: JSONValue] = [
-            "schema": .string(ImageLayout.indexSchema), "name": .string(spec.name), "version": .string(spec.version),
-            "sequence": .integer(spec.sequence), "created": .string(created), "constraintLayer": .string(layer.name),
-            "spec": .object(["sha256": .string(spec.specDigest.hex)]),
-            "model": .object([
-                "name": .string(spec.model.name), "path": .string(modelRecord.path), "sha256": .string(modelRecord.sha256.hex),
-                "size": .integer(modelRecord.size), "license": .string(spec.model.license), "source": .string(spec.model.source),
-            ]),
-            "runtime": .string(ImageLayout.runtimeFile),
-            "files": .array(files.sorted { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }.map(\.json)),
-        ]
-        if let source = spec.source { object["source"] = .string(source) }
-        if let revision = spec.revision { object["revision"] = .string(revision) }
-        return .object(object)
     }
 }
 

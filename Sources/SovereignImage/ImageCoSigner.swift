@@ -19,12 +19,12 @@ public struct ImageCoSigner {
 
     public static func sign(directory: String, with key: Ed25519.PrivateKey) throws(ImageError) -> Result {
         guard FileSystem.isDirectory(directory) else { throw ImageError(directory, "is not an OCI image layout directory") }
-        let reader = try ImageReader(path: directory)
+        let reader = try ImageVerifier.open(directory)
         let layout = try OCILayoutWriter(root: directory)
         var index = reader.index
         var signed: [String] = [], already: [String] = [], obsolete: [String] = []
         var exports: [(path: String, bytes: [UInt8])] = []
-        let referrers = try reader.referrers()
+        let referrers = reader.referrers
         for (position, descriptor) in index.manifests.enumerated() {
             guard descriptor.artifactType == OCIMediaType.dsseEnvelope else { continue }
             let referrer = referrers.first { $0.descriptor.digest == descriptor.digest }
@@ -33,7 +33,7 @@ public struct ImageCoSigner {
             }
             let envelopeSource = "\(directory): envelope \(manifest.layers[0].digest)"
             var envelope: DSSEEnvelope
-            do { envelope = try StrictJSON.decode(DSSEEnvelope.self, from: try reader.blob(manifest.layers[0]), source: envelopeSource) } catch {
+            do { envelope = try StrictJSON.decode(DSSEEnvelope.self, from: referrer?.payload ?? [], source: envelopeSource) } catch {
                 throw ImageError.from(error)
             }
             let kind = descriptor.annotations?[SovereignAnnotation.predicateType] ?? descriptor.digest

@@ -45,7 +45,7 @@ public struct ImageSpec: Sendable {
             relative.hasPrefix("/") ? relative : URL(fileURLWithPath: base + "/" + relative).standardizedFileURL.path
         }
         do {
-            var root = try StrictObjectReader(parsing: bytes, source: path)
+            var root = try JSONObjectReader(parsing: bytes, source: path, mode: .strict)
             let schema = try root.string("schema")
             guard schema == Self.schema else { throw root.error("schema", "is '\(schema)', expected '\(Self.schema)'") }
             name = try root.nonEmptyString("name")

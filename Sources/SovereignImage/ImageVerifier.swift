@@ -4,11 +4,13 @@ import SovereignCrypto
 import SovereignFormats
 import SovereignArchive
 
-/// What an image holds once every byte read has been checked: each blob's
+/// What an image holds once every small byte has been checked: each blob's
 /// size and SHA-256 against the descriptor that names it, each index.json
 /// descriptor against the blob it describes, the exported files against
-/// the referrers they copy. It decides nothing about trust.
-public struct VerifiedImage: Sendable {
+/// the referrers they copy, and the signed file list. The layers are read
+/// by `readLayers`, through the same extractor whether checking or
+/// installing. It decides nothing about trust.
+public struct VerifiedImage {
     public struct Referrer: Sendable {
         public let descriptor: OCIDescriptor
         public let manifest: OCIManifest
@@ -16,160 +18,104 @@ public struct VerifiedImage: Sendable {
         public let payload: [UInt8]
     }
 
+    /// The path as given, for messages.
     public let source: String
     public let index: OCIIndex
     public let imageDescriptor: OCIDescriptor
     public let manifest: OCIManifest
     public let config: OCIImageConfig
     public let referrers: [Referrer]
-    /// The bytes of the index layer's `sovereign/image.json`.
+    /// The bytes of the index layer's `sovereign/image.json`, and what they say.
     public let imageIndexFile: [UInt8]
-    /// Blobs whose digest was checked (all, unless layers were deferred).
-    public let checkedBlobs: Set<String>
-    /// Total bytes hashed.
-    public let bytesHashed: Int64
+    public let listing: SignedImageListing
+    /// Every blob the image has (all referenced; an unreferenced one is refused).
+    public let blobCount: Int
+    let reader: ImageSource
 
     public var manifestDigest: SHA256Digest? { imageDescriptor.sha256 }
     public var annotations: [String: String] { manifest.annotations ?? [:] }
+    /// Bytes hashed so far (small blobs, then layers as `readLayers` streams them).
+    public var bytesHashed: Int64 { reader.bytesRead }
+
+    /// Reads every layer, in the source's order, into `extractor` (one that
+    /// writes a tree, or one made with `init(checkingOnly:)`), then checks
+    /// that the tree is complete. Each layer's digest and size, computed as
+    /// it streams, must be the manifest's. Returns the layer bytes read.
+    public func readLayers(into extractor: SafeTarExtractor, progress: ((Int64) -> Void)? = nil) throws(ImageError) -> Int64 {
+        var total: Int64 = 0
+        var large = Set<String>()
+        let byDigest = Dictionary(manifest.layers.map { ($0.digest, $0) }, uniquingKeysWith: { first, _ in first })
+        func read(_ layer: OCIDescriptor, _ stream: LayerStream) throws(ImageError) {
+            let (digest, size): (SHA256Digest, Int64)
+            do { (digest, size) = try extractor.extractLayer(from: stream, label: "\(source): layer \(layer.digest)") } catch {
+                throw ImageError.from(error)
+            }
+            guard digest.prefixed == layer.digest, size == layer.size else {
+                throw ImageError("\(source): blob \(layer.digest)", "content does not match its digest (sha256 is \(digest.hex), \(size) bytes)")
+            }
+            total += size
+            progress?(reader.bytesRead)
+        }
+        for layer in manifest.layers {
+            guard let bytes = reader.smallBlobs[layer.digest] else {
+                large.insert(layer.digest)
+                continue
+            }
+            var offset = 0
+            try read(layer, LayerStream { (buffer) throws(ArchiveError) -> Int in
+                let n = min(buffer.count, bytes.count - offset)
+                bytes.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + n)])) }
+                offset += n
+                return n
+            })
+        }
+        try reader.streamBlobs(large) { (digest, stream) throws(ImageError) in
+            guard let layer = byDigest[digest] else { throw ImageError("\(source): blob \(digest)", "is not a layer") }
+            try read(layer, stream)
+        }
+        do { try extractor.finish() } catch { throw ImageError.from(error) }
+        return total
+    }
 }
 
-/// Reads an image (OCI layout directory or its archive) in one pass.
+/// Reads an image (OCI layout directory or its archive) through `ImageSource`.
 public enum ImageVerifier {
-    /// Blobs up to this size are kept in memory; layers stream.
-    static let smallBlobLimit = 16 << 20
-
-    /// - Parameter deferLayers: leave the image's large layer blobs unread
-    ///   (an installer hashes them while extracting, so they are read once);
-    ///   their presence and size are still checked. Small layers (the index
-    ///   layer with image.json) are read as usual.
-    ///   - label: names the image in errors (default: `path`), for callers
-    ///     that verify a copy (an installer's scratch unpacking of an archive).
-    public static func verify(_ path: String, label: String? = nil, deferLayers: Bool = false,
-                              progress: ((Int64) -> Void)? = nil) throws(ImageError) -> VerifiedImage {
-        var reading = BlobReading(source: label ?? path, progress: progress)
-        if FileSystem.isDirectory(path) {
-            try reading.readDirectory(path, deferLayers: deferLayers)
-        } else {
-            try reading.readArchive(path)
-        }
+    /// Every small blob, the graph of manifests, configs and referrers, and
+    /// the signed file list; the layers are left to `readLayers`, so an
+    /// installer can decide trust before it reads (and writes) the weights.
+    /// - Parameter label: names the image in errors (default: `path`).
+    public static func open(_ path: String, label: String? = nil) throws(ImageError) -> VerifiedImage {
+        let source = try ImageSource(path)
+        var reading = BlobReading(source: label ?? path, reader: source)
         return try reading.finish()
     }
+
+    /// `open`, then every layer through a check-only extractor: every byte
+    /// of the image read and checked, with exactly the rules `install`
+    /// applies, and nothing written.
+    public static func verify(_ path: String, label: String? = nil,
+                              progress: ((Int64) -> Void)? = nil) throws(ImageError) -> VerifiedImage {
+        let image = try open(path, label: label)
+        let extractor: SafeTarExtractor
+        do {
+            extractor = try SafeTarExtractor(checkingOnly: image.listing.signedFiles(indexFileBytes: image.imageIndexFile),
+                                             label: image.source)
+        } catch { throw ImageError.from(error) }
+        _ = try image.readLayers(into: extractor, progress: progress)
+        return image
+    }
 }
 
-/// The state of one verification pass.
+/// The graph checks of one image, over the blobs `ImageSource` catalogued.
 struct BlobReading {
     let source: String
-    let progress: ((Int64) -> Void)?
-    var small: [String: [UInt8]] = [:]
-    var sizes: [String: Int64] = [:]
-    var checked: Set<String> = []
-    var indexBytes: [UInt8]?
-    var exports: [String: [UInt8]] = [:]
-    var hashed: Int64 = 0
-
-    init(source: String, progress: ((Int64) -> Void)?) {
-        self.source = source
-        self.progress = progress
-    }
+    let reader: ImageSource
+    var small: [String: [UInt8]] { reader.smallBlobs }
+    var sizes: [String: Int64] { reader.blobSizes }
+    var indexBytes: [UInt8]? { reader.indexBytes }
+    var exports: [String: [UInt8]] { reader.exports }
 
     func blobName(_ digest: String) -> String { "\(source): blob \(digest)" }
-
-    // MARK: Directory
-
-    mutating func readDirectory(_ directory: String, deferLayers: Bool) throws(ImageError) {
-        indexBytes = try read(directory + "/index.json", limit: 1 << 20)
-        let index = try decodeIndex()
-        // Walk the graph: every manifest in the index, its config and layers.
-        var pending = index.manifests
-        var seen = Set<String>()
-        while let descriptor = pending.popLast() {
-            guard seen.insert(descriptor.digest).inserted else { continue }
-            try readBlob(descriptor, in: directory)
-            guard descriptor.mediaType == OCIMediaType.imageManifest, let bytes = small[descriptor.digest] else { continue }
-            let manifest = try decode(OCIManifest.self, bytes, what: "manifest \(descriptor.digest)")
-            pending.append(manifest.config)
-            let isImage = manifest.subject == nil
-            for layer in manifest.layers {
-                if isImage && deferLayers && layer.size > Int64(ImageVerifier.smallBlobLimit) {
-                    try checkPresent(layer, in: directory)
-                } else {
-                    pending.append(layer)
-                }
-            }
-        }
-        for export in ImageLayout.exports.map(\.file) + [ImageLayout.modelSignatureFile] {
-            let path = directory + "/" + ImageLayout.exportsDirectory + "/" + export
-            if FileSystem.exists(path) { exports[export] = try read(path, limit: 16 << 20) }
-        }
-    }
-
-    private mutating func readBlob(_ descriptor: OCIDescriptor, in directory: String) throws(ImageError) {
-        guard let digest = descriptor.sha256 else { throw ImageError(blobName(descriptor.digest), "is not a sha256 digest") }
-        let path = directory + "/blobs/sha256/" + digest.hex
-        guard FileSystem.exists(path) else { throw ImageError(blobName(descriptor.digest), "is missing") }
-        var keep = descriptor.size <= Int64(ImageVerifier.smallBlobLimit) ? [UInt8]() : nil
-        let alreadyHashed = hashed
-        let progress = self.progress
-        let result: (digest: SHA256Digest, size: Int64)
-        do {
-            var hasher = SHA256()
-            let size = try FileHashing.stream(path, progress: { progress?(alreadyHashed + $0) }) { chunk in
-                hasher.update(chunk)
-                if keep != nil, (keep?.count ?? 0) + chunk.count <= ImageVerifier.smallBlobLimit { keep?.append(contentsOf: chunk) } else { keep = nil }
-            }
-            result = (hasher.finalize(), size)
-        } catch { throw ImageError(blobName(descriptor.digest), error.reason) }
-        hashed += result.size
-        try check(result, against: descriptor)
-        if let keep { small[descriptor.digest] = keep }
-        sizes[descriptor.digest] = result.size
-        checked.insert(descriptor.digest)
-    }
-
-    private mutating func checkPresent(_ descriptor: OCIDescriptor, in directory: String) throws(ImageError) {
-        guard let digest = descriptor.sha256 else { throw ImageError(blobName(descriptor.digest), "is not a sha256 digest") }
-        var info = stat()
-        guard stat(directory + "/blobs/sha256/" + digest.hex, &info) == 0 else { throw ImageError(blobName(descriptor.digest), "is missing") }
-        guard Int64(info.st_size) == descriptor.size else {
-            throw ImageError(blobName(descriptor.digest), "is \(info.st_size) bytes, its descriptor says \(descriptor.size)")
-        }
-        sizes[descriptor.digest] = descriptor.size
-    }
-
-    // MARK: Archive
-
-    mutating func readArchive(_ path: String) throws(ImageError) {
-        var state = self
-        do {
-            try TarReader.forEachEntryStreaming(inFile: path) { (entry, chunks) throws(ArchiveError) in
-                let name = entry.path.hasPrefix("./") ? String(entry.path.dropFirst(2)) : entry.path
-                if entry.isDirectory { return }
-                if name == "index.json" {
-                    state.indexBytes = try chunks.collect(limit: 1 << 20)
-                } else if name.hasPrefix("blobs/sha256/") {
-                    let hex = String(name.dropFirst("blobs/sha256/".count))
-                    guard let expected = SHA256Digest(hex: hex) else { throw ArchiveError(path: "\(path): \(name)", reason: "is not named by a sha256 digest") }
-                    var hasher = SHA256()
-                    var keep: [UInt8]? = entry.size <= Int64(ImageVerifier.smallBlobLimit) ? [] : nil
-                    let size = try chunks.forEach { chunk in
-                        hasher.update(chunk)
-                        keep?.append(contentsOf: chunk)
-                    }
-                    state.hashed += size
-                    state.progress?(state.hashed)
-                    guard hasher.finalize() == expected else {
-                        throw ArchiveError(path: state.blobName(expected.prefixed), reason: "content does not match its digest")
-                    }
-                    state.sizes[expected.prefixed] = size
-                    state.checked.insert(expected.prefixed)
-                    if let keep { state.small[expected.prefixed] = keep }
-                } else if name.hasPrefix(ImageLayout.exportsDirectory + "/") {
-                    state.exports[String(name.dropFirst(ImageLayout.exportsDirectory.count + 1))] = try chunks.collect(limit: 16 << 20)
-                }
-            }
-        } catch { throw ImageError.from(error) }
-        self = state
-    }
 
     // MARK: Graph
 
@@ -202,8 +148,14 @@ struct BlobReading {
             }
         }
         // The index layer is small: read image.json out of it now.
-        guard let indexLayer = manifest.layers.last else { throw ImageError(blobName(imageDescriptor.digest), "lists no layers") }
+        guard let indexLayer = manifest.layers.last, indexLayer.annotations?[OCIAnnotation.title] == ImageLayout.Layer.index.rawValue else {
+            throw ImageError(blobName(imageDescriptor.digest), "its last layer is not the index layer")
+        }
         let imageFile = try readImageFile(from: try blobBytes(indexLayer, expecting: OCIMediaType.layerTar), layer: indexLayer)
+        let listing = try SignedImageListing(json: imageFile, source: "\(source): \(ImageLayout.indexFile)")
+        try checkListing(listing, against: manifest.annotations ?? [:])
+        var referenced: Set<String> = [imageDescriptor.digest, manifest.config.digest]
+        referenced.formUnion(manifest.layers.map(\.digest))
 
         var referrers: [VerifiedImage.Referrer] = []
         guard let imageDigest = imageDescriptor.sha256 else { throw ImageError(blobName(imageDescriptor.digest), "is not a sha256 digest") }
@@ -225,6 +177,7 @@ struct BlobReading {
             }
             _ = try blobBytes(referrer.config, expecting: OCIMediaType.empty)
             let payload = try blobBytes(referrer.layers[0], expecting: referrer.artifactType ?? "")
+            referenced.formUnion([descriptor.digest, referrer.config.digest, referrer.layers[0].digest])
             referrers.append(VerifiedImage.Referrer(descriptor: descriptor, manifest: referrer, payload: payload))
         }
         // Exported copies, where present, must be the referrers' own bytes.
@@ -239,8 +192,25 @@ struct BlobReading {
             }
             guard matching else { throw ImageError("\(source): \(ImageLayout.exportsDirectory)/\(name)", "differs from the signed copy inside the image") }
         }
+        if let stray = sizes.keys.filter({ !referenced.contains($0) }).sorted().first {
+            throw ImageError(blobName(stray), "is not referenced by index.json (an image carries only its own blobs)")
+        }
         return VerifiedImage(source: source, index: index, imageDescriptor: imageDescriptor, manifest: manifest, config: config,
-                             referrers: referrers, imageIndexFile: imageFile, checkedBlobs: checked, bytesHashed: hashed)
+                             referrers: referrers, imageIndexFile: imageFile, listing: listing, blobCount: sizes.count, reader: reader)
+    }
+
+    /// The signed list must say what the signed manifest says.
+    private func checkListing(_ listing: SignedImageListing, against annotations: [String: String]) throws(ImageError) {
+        let place = "\(source): \(ImageLayout.indexFile)"
+        let pairs: [(String, String, String?)] = [
+            ("name", listing.name, annotations[OCIAnnotation.title]),
+            ("version", listing.version, annotations[OCIAnnotation.version]),
+            ("sequence", String(listing.sequence), annotations[SovereignAnnotation.sequence]),
+            ("model.sha256", listing.model.sha256.hex, annotations[SovereignAnnotation.modelSHA256]),
+        ]
+        for (field, value, annotation) in pairs where annotation != value {
+            throw ImageError(place, "\(field) is '\(value)', the manifest says '\(annotation ?? "(none)")'")
+        }
     }
 
     private func decodeIndex() throws(ImageError) -> OCIIndex {
@@ -265,7 +235,7 @@ struct BlobReading {
         guard descriptor.mediaType == mediaType else {
             throw ImageError(blobName(descriptor.digest), "has media type \(descriptor.mediaType), expected \(mediaType)")
         }
-        guard checked.contains(descriptor.digest), let bytes = small[descriptor.digest] else {
+        guard let bytes = small[descriptor.digest] else {
             throw ImageError(blobName(descriptor.digest), sizes[descriptor.digest] == nil ? "is missing" : "is too large for its kind")
         }
         guard Int64(bytes.count) == descriptor.size else {
@@ -274,31 +244,20 @@ struct BlobReading {
         return bytes
     }
 
-    private func check(_ result: (digest: SHA256Digest, size: Int64), against descriptor: OCIDescriptor) throws(ImageError) {
-        guard result.digest.prefixed == descriptor.digest else {
-            throw ImageError(blobName(descriptor.digest), "content does not match its digest (sha256 is \(result.digest.hex))")
-        }
-        guard result.size == descriptor.size else {
-            throw ImageError(blobName(descriptor.digest), "is \(result.size) bytes, its descriptor says \(descriptor.size)")
-        }
-    }
-
     private func readImageFile(from tar: [UInt8], layer: OCIDescriptor) throws(ImageError) -> [UInt8] {
         var found: [UInt8]?
         do {
             try TarReader.forEachEntry(in: tar, label: blobName(layer.digest)) { (entry, read) throws(ArchiveError) in
-                if entry.path == ImageLayout.indexFile { found = try read(4 << 20) }
+                guard entry.rawPath == Array(ImageLayout.indexFile.utf8) else { return }
+                guard found == nil else { throw ArchiveError(path: blobName(layer.digest), reason: "holds \(ImageLayout.indexFile) twice") }
+                found = try read(4 << 20)
             }
         } catch { throw ImageError.from(error) }
         guard let found else { throw ImageError(blobName(layer.digest), "holds no \(ImageLayout.indexFile)") }
         return found
     }
 
-    private func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8], what: String) throws(ImageError) -> T {
+    private func decode<T: JSONObjectDecodable>(_ type: T.Type, _ bytes: [UInt8], what: String) throws(ImageError) -> T {
         do { return try StrictJSON.decode(T.self, from: bytes, source: "\(source): \(what)") } catch { throw ImageError.from(error) }
-    }
-
-    private func read(_ path: String, limit: Int) throws(ImageError) -> [UInt8] {
-        do { return try FileSystem.readFile(path, limit: limit) } catch { throw ImageError.from(error) }
     }
 }

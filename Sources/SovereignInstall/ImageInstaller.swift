@@ -1,4 +1,3 @@
-import Foundation
 import Glibc
 import SovereignSystem
 import SovereignCrypto
@@ -12,33 +11,44 @@ import SovereignImage
 /// complete tree and the anti-rollback mark never behind what `current`
 /// points to:
 ///  1. lock R/.lock; remove leftovers of an interrupted run;
-///  2. read the image (every small blob checked), ask `decide` whether to
-///     trust it (signatures, policy, sequence against the recorded mark);
-///  3. extract every layer into R/store/.partial-*, each layer read once:
-///     its blob digest computed on one core while the files are written and
-///     hashed against the signed `sovereign/image.json` on the other;
+///  2. read the image through `ImageSource` (every small blob checked, the
+///     same reader and rules as `verify`), ask `decide` whether to trust it
+///     (signatures, policy, sequence against the recorded mark);
+///  3. read every layer once through the extractor into
+///     R/store/.partial-*: its blob digest computed on one core while the
+///     files are written and hashed against the signed image.json on the
+///     other; an archive's layers stream straight from the archive;
 ///  4. fsync, make read-only, rename to R/store/<manifest-hex>;
 ///  5. write state.json with the new mark (before anything points at the tree);
 ///  6. point `previous` at the old current, then `current` at the new tree.
+///
+/// Every byte given is checked on every run. If a tree of the image's name
+/// is already stored (it is current, or was installed before), the layers
+/// are still read and checked, and the stored tree is checked byte for byte
+/// against the signed list; a tree that fails (planted, damaged, half
+/// removed) is moved aside and replaced by a fresh extraction.
 public struct ImageInstaller {
     /// The trust decision, made by the caller from the verified image and
     /// the recorded anti-rollback mark; throws to refuse.
     public typealias Decision = (VerifiedImage, _ installedSequence: Int64?) throws(InstallError) -> Void
 
     public struct Result: Sendable {
-        public enum Outcome: String, Sendable { case installed, alreadyCurrent = "already-current", switched }
+        public enum Outcome: String, Sendable { case installed, alreadyCurrent = "already-current", switched, repaired }
         public let outcome: Outcome
         public let digest: String
         public let name: String
         public let version: String
         public let sequence: Int64
         public let previous: String?
-        public let bytesExtracted: Int64
+        /// Layer bytes read and checked.
+        public let bytesRead: Int64
     }
 
     public let root: InstallRoot
     public var waitForLock = true
     public var now: () -> Int64 = { Int64(time(nil)) }
+    /// Bytes read so far, while layers stream.
+    public var progress: ((Int64) -> Void)?
 
     public init(root: InstallRoot) {
         self.root = root
@@ -50,7 +60,7 @@ public struct ImageInstaller {
         do {
             return try installLocked(image, decide: decide)
         } catch {
-            if !rootExisted { InstallRoot.removeTree(root.path) }
+            if !rootExisted { try? DirectoryTree.remove(path: root.path) }
             throw error
         }
     }
@@ -60,57 +70,58 @@ public struct ImageInstaller {
         let lock = try root.lock(wait: waitForLock)
         defer { lock.release() }
         CrashPoint.locked.reached()
-        root.removeLeftovers()
+        try root.removeLeftovers()
         var state = try root.readState()
 
-        // An archive is first unpacked (every blob checked by name) into a
-        // scratch layout inside the store, so extraction can read layers by digest.
-        var layoutDirectory = image
-        var scratch: String?
-        defer { if let scratch { InstallRoot.removeTree(scratch) } }
-        if !FileSystem.isDirectory(image) {
-            let directory = try makePartial()
-            scratch = directory
-            try ArchiveUnpacker.unpack(image, into: directory)
-            layoutDirectory = directory
-        }
         let verified: VerifiedImage
-        do { verified = try ImageVerifier.verify(layoutDirectory, label: image, deferLayers: true) } catch { throw InstallError.from(error) }
+        do { verified = try ImageVerifier.open(image) } catch { throw InstallError.from(error) }
         try decide(verified, state.highestSequence)
 
         guard let digest = verified.manifestDigest else { throw InstallError(image, "image manifest digest is not sha256") }
-        let annotations = verified.annotations
-        let sequence = Int64(annotations[SovereignAnnotation.sequence] ?? "") ?? 0
-        let name = annotations[OCIAnnotation.title] ?? "", version = annotations[OCIAnnotation.version] ?? ""
+        let listing = verified.listing
+        let expected = listing.signedFiles(indexFileBytes: verified.imageIndexFile)
         let oldCurrent = root.target(of: "current")
-        if oldCurrent == digest.hex, FileSystem.isDirectory(root.store + "/" + digest.hex) {
-            return Result(outcome: .alreadyCurrent, digest: digest.prefixed, name: name, version: version, sequence: sequence,
-                          previous: root.target(of: "previous"), bytesExtracted: 0)
-        }
+        let store = try system { () throws(SystemError) in try DirectoryHandle.open(root.store) }
+        let name = Array(digest.hex.utf8)
 
-        var extracted: Int64 = 0
-        let destination = root.store + "/" + digest.hex
-        if !FileSystem.isDirectory(destination) {
-            let partial = try makePartial()
-            do { extracted = try extract(verified, from: layoutDirectory, into: partial) } catch {
-                // Nothing half-checked stays in the root.
-                InstallRoot.removeTree(partial)
-                throw error
-            }
-            CrashPoint.extracted.reached()
-            InstallRoot.makeReadOnly(partial)
+        var outcome: Result.Outcome
+        let bytesRead: Int64
+        if try system({ () throws(SystemError) in try store.status(name) }) != nil {
+            // A directory of this name proves nothing: check what we were
+            // given, then the stored tree against it.
             do {
-                try FileSystem.syncDirectory(partial)
-                try FileSystem.renameNoReplace(partial, to: destination)
-                try FileSystem.syncDirectory(root.store)
+                let checker = try SafeTarExtractor(checkingOnly: expected, label: verified.source)
+                bytesRead = try verified.readLayers(into: checker, progress: progress)
             } catch { throw InstallError.from(error) }
+            do {
+                try InstalledTree.check(name, in: store, expected: expected)
+                outcome = oldCurrent == digest.hex ? .alreadyCurrent : .switched
+            } catch {
+                try replaceStoredTree(name, in: store, with: verified, expected: expected)
+                outcome = .repaired
+            }
+        } else {
+            let partial = try extractFresh(verified, expected: expected, in: store)
+            bytesRead = partial.bytes
+            try system { () throws(SystemError) in
+                try store.rename(partial.name, to: name)
+                try store.sync()
+            }
             CrashPoint.stored.reached()
+            outcome = .installed
         }
 
-        state.highestSequence = max(state.highestSequence ?? sequence, sequence)
-        state.images[digest.prefixed] = InstallState.Image(name: name, version: version, sequence: sequence)
-        state.history.append(InstallState.Event(action: extracted > 0 ? "install" : "reinstall", digest: digest.prefixed,
-                                                sequence: sequence, time: Timestamp.format(now())))
+        let result = { (outcome: Result.Outcome) in
+            Result(outcome: outcome, digest: digest.prefixed, name: listing.name, version: listing.version, sequence: listing.sequence,
+                   previous: root.target(of: "previous"), bytesRead: bytesRead)
+        }
+        let record = InstallState.Image(name: listing.name, version: listing.version, sequence: listing.sequence,
+                                        imageIndexSHA256: SHA256.hash(verified.imageIndexFile).hex)
+        if outcome == .alreadyCurrent, state.images[digest.prefixed] == record { return result(.alreadyCurrent) }
+        state.highestSequence = max(state.highestSequence ?? listing.sequence, listing.sequence)
+        state.images[digest.prefixed] = record
+        let action = outcome == .installed ? "install" : outcome == .repaired ? "repair" : "reinstall"
+        state.history.append(InstallState.Event(action: action, digest: digest.prefixed, sequence: listing.sequence, time: Timestamp.format(now())))
         try root.writeState(state)
         CrashPoint.stateWritten.reached()
         if let oldCurrent, oldCurrent != digest.hex {
@@ -119,68 +130,41 @@ public struct ImageInstaller {
         CrashPoint.previousSwapped.reached()
         try root.point("current", at: digest.hex)
         CrashPoint.currentSwapped.reached()
-        return Result(outcome: extracted > 0 ? .installed : .switched, digest: digest.prefixed, name: name, version: version,
-                      sequence: sequence, previous: root.target(of: "previous"), bytesExtracted: extracted)
+        return result(outcome == .alreadyCurrent ? .switched : outcome)
     }
 
-    private func makePartial() throws(InstallError) -> String {
-        var template = Array((root.store + "/.partial-XXXXXX").utf8CString)
-        guard let made = mkdtemp(&template) else {
-            throw InstallError.from(SystemError(path: root.store + "/.partial-XXXXXX", operation: "mkdtemp", errno: errno))
-        }
-        let path = String(cString: made)
-        chmod(path, 0o755)
-        return path
-    }
-
-    /// Extracts every layer, checking each layer's digest and every file
-    /// against image.json; returns the layer bytes read.
-    private func extract(_ verified: VerifiedImage, from layout: String, into partial: String) throws(InstallError) -> Int64 {
-        let source = "\(verified.source): \(ImageLayout.indexFile)"
-        let listing: SignedListing
-        do { listing = try SignedListing(json: verified.imageIndexFile, source: source) } catch { throw InstallError.from(error) }
-        guard listing.modelSHA256 == verified.annotations[SovereignAnnotation.modelSHA256] else {
-            throw InstallError(source, "model sha256 \(listing.modelSHA256) differs from the manifest's \(verified.annotations[SovereignAnnotation.modelSHA256] ?? "(none)")")
-        }
-        let expected = listing.files + [SignedFile(path: ImageLayout.indexFile, size: Int64(verified.imageIndexFile.count),
-                                                   sha256: SHA256.hash(verified.imageIndexFile))]
-        var total: Int64 = 0
+    /// Extracts every layer into a fresh `.partial-*` in the store, checks
+    /// it complete, makes it read-only and durable. Removes it on failure.
+    private func extractFresh(_ verified: VerifiedImage, expected: [SignedFile],
+                              in store: borrowing DirectoryHandle) throws(InstallError) -> (name: [UInt8], bytes: Int64) {
+        let partial = try root.makePartial()
+        let name = Array(FileSystem.baseName(partial).utf8)
         do {
             let extractor = try SafeTarExtractor(root: partial, expected: expected)
-            for layer in verified.manifest.layers {
-                guard let digest = layer.sha256 else { throw InstallError("\(verified.source): layer \(layer.digest)", "is not a sha256 digest") }
-                let (actual, size) = try extractor.extractLayer(fromFile: layout + "/blobs/sha256/" + digest.hex, label: "layer \(layer.digest)")
-                guard actual == digest, size == layer.size else {
-                    throw InstallError("\(verified.source): blob \(layer.digest)", "content does not match its digest (sha256 is \(actual.hex))")
-                }
-                total += size
-            }
-            try extractor.finish()
+            let bytes = try verified.readLayers(into: extractor, progress: progress)
+            CrashPoint.extracted.reached()
+            try DirectoryTree.makeReadOnly(name, in: store)
+            try store.openDirectory(name).sync()
+            return (name, bytes)
         } catch {
+            // Nothing half-checked stays in the root.
+            try? DirectoryTree.remove(name, in: store)
             throw InstallError.from(error)
         }
-        return total
     }
-}
 
-/// The file list of `sovereign/image.json`, as the installer needs it.
-struct SignedListing {
-    let files: [SignedFile]
-    let modelSHA256: String
-
-    init(json bytes: [UInt8], source: String) throws(FormatsError) {
-        let value = try JSONParser.parse(bytes, source: source)
-        guard let fileValues = value["files"]?.arrayValue else { throw FormatsError(source: source, reason: "has no 'files' list") }
-        var files: [SignedFile] = []
-        for (i, entry) in fileValues.enumerated() {
-            guard let path = entry["path"]?.stringValue, case .integer(let size)? = entry["size"],
-                  let hex = entry["sha256"]?.stringValue, let digest = SHA256Digest(hex: hex) else {
-                throw FormatsError(source: source, reason: "files[\(i)] needs a path, a size and a sha256")
-            }
-            files.append(SignedFile(path: path, size: size, sha256: digest))
+    /// Replaces a stored tree that failed its check: a fresh extraction is
+    /// made first, then the bad tree is renamed aside and removed.
+    private func replaceStoredTree(_ name: [UInt8], in store: borrowing DirectoryHandle, with verified: VerifiedImage,
+                                   expected: [SignedFile]) throws(InstallError) {
+        let fresh = try extractFresh(verified, expected: expected, in: store)
+        let aside = Array(".trash-\(String(decoding: name, as: UTF8.self))-\(getpid())".utf8)
+        try system { () throws(SystemError) in
+            try store.rename(name, to: aside)
+            try store.rename(fresh.name, to: name)
+            try store.sync()
         }
-        guard let model = value["model"]?["sha256"]?.stringValue else { throw FormatsError(source: source, reason: "has no model.sha256") }
-        self.files = files
-        modelSHA256 = model
+        CrashPoint.stored.reached()
+        try system { () throws(SystemError) in try DirectoryTree.remove(aside, in: store) }
     }
 }

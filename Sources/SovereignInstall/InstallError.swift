@@ -16,3 +16,8 @@ public struct InstallError: SovereignError, Sendable, Equatable {
         return InstallError("install", "\(error)")
     }
 }
+
+/// Runs a system call wrapper, reporting its failure as an `InstallError`.
+func system<T: ~Copyable>(_ call: () throws(SystemError) -> T) throws(InstallError) -> T {
+    do { return try call() } catch { throw InstallError.from(error) }
+}

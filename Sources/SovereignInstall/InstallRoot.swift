@@ -1,4 +1,3 @@
-import Foundation
 import Glibc
 import SovereignSystem
 import SovereignFormats
@@ -89,43 +88,38 @@ public struct InstallRoot: Sendable {
         }
     }
 
-    /// Removes what an interrupted run left: partial trees, fresh links, temporary state.
-    func removeLeftovers() {
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: store)) ?? [] where name.hasPrefix(".partial-") {
-            Self.removeTree(store + "/" + name)
-        }
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] where
-            name == ".current.new" || name == ".previous.new" || name.hasPrefix("state.json.tmp-") {
-            unlink(path + "/" + name)
+    /// Removes what an interrupted run left: partial trees, trees moved
+    /// aside, fresh links, temporary state. A leftover that cannot be
+    /// removed is an error: the root is not in a state to build on.
+    func removeLeftovers() throws(InstallError) {
+        try system { () throws(SystemError) in
+            let store = try DirectoryHandle.open(self.store)
+            for name in try store.entries() where name.starts(with: Array(".partial-".utf8)) || name.starts(with: Array(".trash-".utf8)) {
+                try DirectoryTree.remove(name, in: store)
+            }
+            let top = try DirectoryHandle.open(path)
+            for name in try top.entries() where name == Array(".current.new".utf8) || name == Array(".previous.new".utf8)
+                || name.starts(with: Array("state.json.tmp-".utf8)) {
+                try top.remove(name)
+            }
         }
     }
 
-    /// Removes a tree we made read-only: restores write permission on each
-    /// directory before emptying it. Never follows symlinks.
-    static func removeTree(_ tree: String) {
-        var info = stat()
-        guard lstat(tree, &info) == 0 else { return }
-        guard (info.st_mode & S_IFMT) == S_IFDIR else {
-            unlink(tree)
-            return
+    /// A fresh, empty `R/store/.partial-*` (mode 0755).
+    func makePartial() throws(InstallError) -> String {
+        var template = Array((store + "/.partial-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw InstallError.from(SystemError(path: store + "/.partial-XXXXXX", operation: "mkdtemp", errno: errno))
         }
-        chmod(tree, 0o755)
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: tree)) ?? [] { removeTree(tree + "/" + name) }
-        rmdir(tree)
+        let path = String(cString: made)
+        try system { () throws(SystemError) in try DirectoryHandle.open(path).setMode(0o755) }
+        return path
     }
 
-    /// Makes an installed tree read-only (files 0444, or 0555 if executable; directories 0555).
-    static func makeReadOnly(_ tree: String) {
-        var info = stat()
-        guard lstat(tree, &info) == 0 else { return }
-        switch info.st_mode & S_IFMT {
-        case S_IFDIR:
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: tree)) ?? [] { makeReadOnly(tree + "/" + name) }
-            chmod(tree, 0o555)
-        case S_IFREG:
-            chmod(tree, (info.st_mode & 0o111) != 0 ? 0o555 : 0o444)
-        default:
-            break
+    /// Names of the stored trees (manifest hex digests), sorted.
+    func storedTrees() throws(InstallError) -> [String] {
+        try system { () throws(SystemError) in
+            try DirectoryHandle.open(store).entries().filter { $0.first != UInt8(ascii: ".") }.map { String(decoding: $0, as: UTF8.self) }
         }
     }
 }

@@ -13,6 +13,17 @@ public struct InstallState: Sendable, Equatable {
         public var name: String
         public var version: String
         public var sequence: Int64
+        /// SHA-256 of the image's signed `sovereign/image.json`, which
+        /// binds the stored tree to the image that was verified (absent in
+        /// roots written before it was recorded).
+        public var imageIndexSHA256: String?
+
+        public init(name: String, version: String, sequence: Int64, imageIndexSHA256: String?) {
+            self.name = name
+            self.version = version
+            self.sequence = sequence
+            self.imageIndexSHA256 = imageIndexSHA256
+        }
     }
 
     public struct Event: Sendable, Equatable {
@@ -29,15 +40,16 @@ public struct InstallState: Sendable, Equatable {
     public init() {}
 
     public init(json bytes: [UInt8], source: String) throws(FormatsError) {
-        var root = try StrictObjectReader(parsing: bytes, source: source)
+        var root = try JSONObjectReader(parsing: bytes, source: source, mode: .strict)
         let schema = try root.string("schema")
         guard schema == Self.schema else { throw root.error("schema", "is '\(schema)', expected '\(Self.schema)'") }
         highestSequence = try root.optionalInteger("highestSequence")
         var images: [String: Image] = [:]
         if var imagesReader = try root.optionalObject("images") {
             for (digest, value) in imagesReader.allMembers() {
-                var image = try StrictObjectReader(value, source: source, path: "images.\(digest)")
-                images[digest] = Image(name: try image.string("name"), version: try image.string("version"), sequence: try image.integer("sequence"))
+                var image = try JSONObjectReader(value, source: source, path: "images.\(digest)", mode: .strict)
+                images[digest] = Image(name: try image.string("name"), version: try image.string("version"), sequence: try image.integer("sequence"),
+                                       imageIndexSHA256: try image.optionalString("imageIndexSHA256"))
                 try image.finish()
             }
         }
@@ -53,7 +65,11 @@ public struct InstallState: Sendable, Equatable {
     public var json: JSONValue {
         var object: [String: JSONValue] = [
             "schema": .string(Self.schema),
-            "images": .object(images.mapValues { .object(["name": .string($0.name), "version": .string($0.version), "sequence": .integer($0.sequence)]) }),
+            "images": .object(images.mapValues { image in
+                var object: [String: JSONValue] = ["name": .string(image.name), "version": .string(image.version), "sequence": .integer(image.sequence)]
+                if let digest = image.imageIndexSHA256 { object["imageIndexSHA256"] = .string(digest) }
+                return .object(object)
+            }),
             "history": .array(history.map {
                 .object(["action": .string($0.action), "digest": .string($0.digest), "sequence": .integer($0.sequence), "time": .string($0.time)])
             }),

@@ -1,4 +1,3 @@
-import Foundation
 import Glibc
 import SovereignSystem
 import SovereignFormats
@@ -24,7 +23,7 @@ public enum RootMaintenance {
         func entry(_ link: String) -> RootStatus.Entry? {
             root.target(of: link).map { RootStatus.Entry(digest: "sha256:" + $0, image: state.images["sha256:" + $0]) }
         }
-        let stored = ((try? FileManager.default.contentsOfDirectory(atPath: root.store)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+        let stored = try root.storedTrees()
         return RootStatus(current: entry("current"), previous: entry("previous"), highestSequence: state.highestSequence,
                           stored: stored.map { "sha256:" + $0 }, history: state.history)
     }
@@ -37,7 +36,7 @@ public enum RootMaintenance {
         let lock = try root.lock(wait: wait)
         defer { lock.release() }
         CrashPoint.locked.reached()
-        root.removeLeftovers()
+        try root.removeLeftovers()
         var state = try root.readState()
         guard let current = root.target(of: "current") else { throw InstallError(root.path + "/current", "nothing is installed") }
         guard let previous = root.target(of: "previous"), previous != current else {
@@ -58,19 +57,27 @@ public enum RootMaintenance {
     }
 
     /// Removes stored images other than current and previous, and leftovers.
+    /// Each tree is first renamed aside (`.trash-*`), so a removal that is
+    /// interrupted or fails part-way never leaves a half-deleted tree under
+    /// an image's name; what is aside is removed again by the next run.
     public static func collectGarbage(_ root: InstallRoot, wait: Bool = true) throws(InstallError) -> [String] {
         guard FileSystem.isDirectory(root.path) else { throw InstallError(root.path, "no such appliance root") }
         let lock = try root.lock(wait: wait)
         defer { lock.release() }
-        root.removeLeftovers()
+        try root.removeLeftovers()
         let keep = Set([root.target(of: "current"), root.target(of: "previous")].compactMap { $0 })
         var removed: [String] = []
-        for name in ((try? FileManager.default.contentsOfDirectory(atPath: root.store)) ?? []).sorted()
-        where !name.hasPrefix(".") && !keep.contains(name) {
-            InstallRoot.removeTree(root.store + "/" + name)
+        for name in try root.storedTrees() where !keep.contains(name) {
+            let aside = Array(".trash-\(name)".utf8)
+            try system { () throws(SystemError) in
+                let store = try DirectoryHandle.open(root.store)
+                try store.rename(Array(name.utf8), to: aside)
+                try store.sync()
+                try DirectoryTree.remove(aside, in: store)
+            }
             removed.append("sha256:" + name)
         }
-        do { try FileSystem.syncDirectory(root.store) } catch { throw InstallError.from(error) }
+        try system { () throws(SystemError) in try DirectoryHandle.open(root.store).sync() }
         return removed
     }
 }

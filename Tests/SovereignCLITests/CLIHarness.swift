@@ -22,11 +22,12 @@ enum CLI {
     static let passphraseEnvironment = ["SOVEREIGN_TEST_PASSPHRASE": "test passphrase"]
 
     /// Runs `sovereign arguments…` in `directory` with a minimal environment.
-    static func run(_ arguments: [String], in directory: String, environment: [String: String] = [:]) throws -> ProcessResult {
+    static func run(_ arguments: [String], in directory: String, environment: [String: String] = [:],
+                    timeout: Double = 600) throws -> ProcessResult {
         var env = ["PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8"]
         env.merge(passphraseEnvironment) { $1 }
         env.merge(environment) { $1 }
-        return try runProcess(binary, arguments, environment: env, directory: directory)
+        return try runProcess(binary, arguments, environment: env, directory: directory, timeout: timeout)
     }
 
     /// The Python of the checkers' virtual environment made by scripts/setup.
@@ -58,8 +59,8 @@ struct Workspace {
         #expect(result.status == 0, "key generate failed: \(result.stderr)")
     }
 
-    func run(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessResult {
-        try CLI.run(arguments, in: path, environment: environment)
+    func run(_ arguments: [String], environment: [String: String] = [:], timeout: Double = 600) throws -> ProcessResult {
+        try CLI.run(arguments, in: path, environment: environment, timeout: timeout)
     }
 
     func write(_ name: String, _ contents: String) {

@@ -289,19 +289,13 @@ import Testing
         }
     }
 
-    // MARK: - The transitional Decodable entry point
+    // MARK: - Typed entry point
 
-    /// Generic code constrained to `Decodable`, as SovereignImage's helpers are.
-    static func decodeThroughDecodable<T: Decodable>(_ type: T.Type, _ text: String) throws(FormatsError) -> T {
-        try StrictJSON.decode(T.self, from: Array(text.utf8), source: "g")
-    }
-
-    @Test func theDecodableOverloadReadsThroughTheReader() throws {
-        let platform = try Self.decodeThroughDecodable(OCIPlatform.self, #"{"architecture":"amd64","os":"linux","os.version":"6"}"#)
+    @Test func ociTypesReadThroughTheReader() throws {
+        let platform = try StrictJSON.decode(OCIPlatform.self, from: Array(#"{"architecture":"amd64","os":"linux","os.version":"6"}"#.utf8), source: "g")
         #expect(platform == OCIPlatform(architecture: "amd64", os: "linux"))
-        // The reader's message, not a DecodingError's.
         #expect(throws: FormatsError(source: "g", reason: "layers[1]: must be an object, got number")) {
-            try Self.decodeThroughDecodable(OCIManifest.self, #"{"schemaVersion":2,"mediaType":"m","config":{"mediaType":"c","digest":"d","size":2},"layers":[{"mediaType":"l","digest":"d","size":1},7]}"#)
+            try StrictJSON.decode(OCIManifest.self, from: Array(#"{"schemaVersion":2,"mediaType":"m","config":{"mediaType":"c","digest":"d","size":2},"layers":[{"mediaType":"l","digest":"d","size":1},7]}"#.utf8), source: "g")
         }
     }
 }

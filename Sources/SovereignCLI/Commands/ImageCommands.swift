@@ -26,17 +26,17 @@ enum ImageCommands {
 
     @Sendable static func runInspect(_ arguments: ParsedArguments) throws -> Int32 {
         let path = arguments.positionals[0]
-        let reader = try ImageReader(path: path)
-        let annotations = reader.manifest.annotations ?? [:]
-        let imageFile = try reader.imageIndexFile()
-        let files = imageFile["files"]?.arrayValue ?? []
+        let reader = try ImageVerifier.open(path)
+        let annotations = reader.annotations
+        let listing = reader.listing
         var referrerValues: [JSONValue] = []
         var referrerLines: [String] = []
-        for (descriptor, manifest) in try reader.referrers() {
+        for referrer in reader.referrers {
+            let (descriptor, manifest) = (referrer.descriptor, referrer.manifest)
             let predicateType = descriptor.annotations?[SovereignAnnotation.predicateType] ?? manifest.annotations?[SovereignAnnotation.predicateType]
             var keyids: [String] = []
             if manifest.artifactType == OCIMediaType.dsseEnvelope, let layer = manifest.layers.first {
-                let envelope = try StrictJSON.decode(DSSEEnvelope.self, from: try reader.blob(layer), source: "\(path): envelope \(layer.digest)")
+                let envelope = try StrictJSON.decode(DSSEEnvelope.self, from: referrer.payload, source: "\(path): envelope \(layer.digest)")
                 keyids = envelope.signatures.map(\.keyid)
             }
             referrerValues.append(.object([
@@ -47,7 +47,8 @@ enum ImageCommands {
             let signers = keyids.isEmpty ? "" : ", signed by " + keyids.joined(separator: ", ")
             referrerLines.append("    \(predicateType ?? manifest.artifactType ?? "?") \(descriptor.digest)\(signers)")
         }
-        let model = imageFile["model"]
+        let model = listing.model
+        let files = listing.files
         if arguments.flag("--json") {
             Output.json(.object([
                 "source": .string(path),
@@ -61,17 +62,15 @@ enum ImageCommands {
                     .object(["title": .string($0.annotations?[OCIAnnotation.title] ?? ""), "digest": .string($0.digest),
                              "size": .integer($0.size), "mediaType": .string($0.mediaType)])
                 }),
-                "model": model ?? .null,
-                "files": .array(files),
+                "model": listing.json["model"] ?? .null,
+                "files": .array(files.map(\.json)),
                 "referrers": .array(referrerValues),
             ]))
         } else {
             Output.line("image \(annotations[OCIAnnotation.title] ?? "?"):\(annotations[OCIAnnotation.version] ?? "?") (sequence \(annotations[SovereignAnnotation.sequence] ?? "?"), created \(annotations[OCIAnnotation.created] ?? "?"))")
             Output.line("  manifest \(reader.imageDescriptor.digest) (\(reader.imageDescriptor.size) bytes)")
             Output.line("  config   \(reader.manifest.config.digest) (\(reader.config.os)/\(reader.config.architecture))")
-            if let model {
-                Output.line("  model    \(model["name"]?.stringValue ?? "?") sha256:\(model["sha256"]?.stringValue ?? "?") (\(model["license"]?.stringValue ?? "?"))")
-            }
+            Output.line("  model    \(model.name) sha256:\(model.sha256.hex) (\(model.license))")
             Output.line("  layers")
             for layer in reader.manifest.layers {
                 let title = layer.annotations?[OCIAnnotation.title] ?? "?"
@@ -79,7 +78,7 @@ enum ImageCommands {
             }
             Output.line("  files (\(files.count), listed in \(ImageLayout.indexFile))")
             for file in files {
-                Output.line("    \(file["sha256"]?.stringValue ?? "?")  \(file["path"]?.stringValue ?? "?")")
+                Output.line("    \(file.sha256.hex)  \(file.path)")
             }
             Output.line("  referrers")
             referrerLines.forEach { Output.line($0) }
@@ -90,7 +89,7 @@ enum ImageCommands {
     @Sendable static func runSign(_ arguments: ParsedArguments) throws -> Int32 {
         let directory = arguments.positionals[0]
         // Read the image before asking for a passphrase, so a wrong path fails first.
-        _ = try ImageReader(path: directory)
+        _ = try ImageVerifier.open(directory)
         let key = try KeyLoading.privateKey(at: try arguments.required("--key"), arguments: arguments)
         let result = try ImageCoSigner.sign(directory: directory, with: key)
         if arguments.flag("--json") {

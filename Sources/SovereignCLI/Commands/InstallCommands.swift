@@ -105,7 +105,7 @@ enum InstallCommands {
             Output.json(.object(object))
         } else if decision.passed {
             Output.line("\(image): verified \(annotations[OCIAnnotation.title] ?? "?"):\(annotations[OCIAnnotation.version] ?? "?") (sequence \(annotations[SovereignAnnotation.sequence] ?? "?"))")
-            Output.line("  manifest \(decision.manifestDigest.prefixed); \(verified.checkedBlobs.count) blobs, \(Progress.bytes(verified.bytesHashed)) hashed")
+            Output.line("  manifest \(decision.manifestDigest.prefixed); \(verified.blobCount) blobs, \(Progress.bytes(verified.bytesHashed)) hashed")
             for check in decision.checks { Output.line("  ok    \(check.name)") }
             for (role, keys) in decision.acceptedSigners.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
                 for key in keys { Output.line("  \(role.rawValue) key \(key)") }
@@ -135,22 +135,27 @@ enum InstallCommands {
         let policy = try loadTrustPolicy(try arguments.required("--policy"))
         var installer = ImageInstaller(root: InstallRoot(path: try arguments.required("--root")))
         installer.waitForLock = !arguments.flag("--no-wait")
+        let meter = Progress(label: "installing \(image)", total: nil, enabled: !arguments.flag("--json") && Output.stderrIsTerminal)
+        installer.progress = meter.update
+        defer { meter.finish() }
         let now = installer.now()
         let result = try installer.install(image) { (verified, installedSequence) throws(InstallError) in
             let decision = TrustEvaluator.evaluate(try ImageEvidence(verified), policy: policy,
                                                    context: TrustContext(now: now, installedSequence: installedSequence))
             if let failure = decision.firstFailure { throw InstallError(image, failure.failureReason ?? failure.name) }
         }
+        meter.finish()
         if arguments.flag("--json") {
             Output.json(.object([
                 "image": .string(image), "outcome": .string(result.outcome.rawValue), "digest": .string(result.digest),
                 "name": .string(result.name), "version": .string(result.version), "sequence": .integer(result.sequence),
-                "previous": result.previous.map { .string("sha256:" + $0) } ?? .null, "bytesExtracted": .integer(result.bytesExtracted),
+                "previous": result.previous.map { .string("sha256:" + $0) } ?? .null, "bytesRead": .integer(result.bytesRead),
             ]))
         } else {
             switch result.outcome {
             case .alreadyCurrent: Output.line("\(result.name):\(result.version) (sequence \(result.sequence)) is already current: nothing to do")
-            case .installed, .switched:
+            case .installed, .switched, .repaired:
+                if result.outcome == .repaired { Output.line("the stored tree of this image failed its check and was replaced") }
                 Output.line("installed \(result.name):\(result.version) (sequence \(result.sequence)) \(result.digest)")
                 if let previous = result.previous { Output.line("  previous sha256:\(previous)") }
             }

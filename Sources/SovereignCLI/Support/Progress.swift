@@ -37,6 +37,7 @@ final class Progress {
     /// Clears the line.
     func finish() {
         if drew { Output.write("\r\u{1B}[K", to: .standardError) }
+        drew = false
     }
 
     static func bytes(_ count: Int64) -> String {

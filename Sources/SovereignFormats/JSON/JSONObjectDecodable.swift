@@ -45,23 +45,4 @@ public enum StrictJSON {
     public static func decode<T: JSONObjectDecodable>(_ type: T.Type, from value: JSONValue, source: String) throws(FormatsError) -> T {
         try T.read(value, source: source)
     }
-
-    /// Transitional: lets generic code still written against `Decodable`
-    /// (SovereignImage's `decode<T: Decodable>` helpers) compile, and reads
-    /// through the same `JSONObjectReader` as the overload above: there is
-    /// no Foundation decoder behind it. `T` must also be
-    /// `JSONObjectDecodable` (a programmer error otherwise, so it traps).
-    /// Remove once those helpers are constrained to `JSONObjectDecodable`,
-    /// together with the OCI types' `Decodable` conformances.
-    @_disfavoredOverload
-    public static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8], source: String) throws(FormatsError) -> T {
-        guard let readable = T.self as? any JSONObjectDecodable.Type else {
-            preconditionFailure("StrictJSON.decode: \(T.self) does not conform to JSONObjectDecodable")
-        }
-        // Opens the existential metatype, so the reader runs as `U`'s own.
-        func read<U: JSONObjectDecodable>(_ type: U.Type) throws(FormatsError) -> any JSONObjectDecodable {
-            try decode(U.self, from: bytes, source: source)
-        }
-        return try read(readable) as! T
-    }
 }

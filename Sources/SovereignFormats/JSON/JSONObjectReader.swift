@@ -478,4 +478,3 @@ public struct JSONObjectReader {
 /// The name the strict reader had before it and the lenient one became
 /// `JSONObjectReader`; kept until SovereignImage and SovereignInstall move
 /// to the new spelling.
-public typealias StrictObjectReader = JSONObjectReader

@@ -3,10 +3,8 @@ import SovereignCrypto
 /// An OCI content descriptor: what a blob is, its digest and size.
 ///
 /// Written with `Encodable` (`CanonicalJSON.encode`); read with
-/// `JSONObjectReader` (see `jsonReadingMode`). The `Decodable` half of
-/// `Codable` remains only for SovereignImage's generic helpers, which
-/// `StrictJSON`'s transitional overload serves through the reader as well.
-public struct OCIDescriptor: Codable, Sendable, Equatable {
+/// `JSONObjectReader` (see `jsonReadingMode`).
+public struct OCIDescriptor: Encodable, Sendable, Equatable {
     public var mediaType: String
     public var digest: String
     public var size: Int64
@@ -40,7 +38,7 @@ public struct OCIDescriptor: Codable, Sendable, Equatable {
     public static let empty = OCIDescriptor(mediaType: OCIMediaType.empty, bytes: Array("{}".utf8))
 }
 
-public struct OCIPlatform: Codable, Sendable, Equatable {
+public struct OCIPlatform: Encodable, Sendable, Equatable {
     public var architecture: String
     public var os: String
     public init(architecture: String, os: String) {

@@ -1,16 +1,16 @@
 /// An OCI image configuration. Ours describes a data image: no entrypoint,
 /// labels naming the appliance, and the layers' diff_ids.
-public struct OCIImageConfig: Codable, Sendable, Equatable {
-    public struct Config: Codable, Sendable, Equatable {
+public struct OCIImageConfig: Encodable, Sendable, Equatable {
+    public struct Config: Encodable, Sendable, Equatable {
         public var Labels: [String: String]?
         public init(labels: [String: String]?) { Labels = labels }
     }
-    public struct RootFS: Codable, Sendable, Equatable {
+    public struct RootFS: Encodable, Sendable, Equatable {
         public var type = "layers"
         public var diff_ids: [String]
         public init(diffIDs: [String]) { diff_ids = diffIDs }
     }
-    public struct History: Codable, Sendable, Equatable {
+    public struct History: Encodable, Sendable, Equatable {
         public var created: String?
         public var created_by: String?
         public var comment: String?

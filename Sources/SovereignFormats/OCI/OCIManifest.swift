@@ -1,5 +1,5 @@
 /// An OCI image manifest (also used, with `subject`, for referrers).
-public struct OCIManifest: Codable, Sendable, Equatable {
+public struct OCIManifest: Encodable, Sendable, Equatable {
     public var schemaVersion = 2
     public var mediaType = OCIMediaType.imageManifest
     public var artifactType: String?
@@ -19,7 +19,7 @@ public struct OCIManifest: Codable, Sendable, Equatable {
 }
 
 /// An OCI image index; `index.json` of an image layout is one.
-public struct OCIIndex: Codable, Sendable, Equatable {
+public struct OCIIndex: Encodable, Sendable, Equatable {
     public var schemaVersion = 2
     public var mediaType = OCIMediaType.imageIndex
     public var manifests: [OCIDescriptor]
@@ -32,7 +32,7 @@ public struct OCIIndex: Codable, Sendable, Equatable {
 }
 
 /// The `oci-layout` marker file.
-public struct OCILayoutMarker: Codable, Sendable, Equatable {
+public struct OCILayoutMarker: Encodable, Sendable, Equatable {
     public var imageLayoutVersion = OCIMediaType.layoutVersion
     public init() {}
 }
