@@ -204,7 +204,7 @@ import SovereignTestSupport
         let payloadType = Self.replacing(bundle, at: ["dsseEnvelope", "payloadType"], with: .string("application/json"))
         #expect(reason(CanonicalJSON.serialize(payloadType))?.hasPrefix("b: dsseEnvelope.payloadType is") == true)
         #expect(reason(Array("{".utf8))?.hasPrefix("b: not JSON") == true)
-        #expect(reason(Array("[]".utf8)) == "b: bundle must be an object, got array")
+        #expect(reason(Array("[]".utf8)) == "b: bundle must be a JSON object, got array")
     }
 
     @Test func refusesWellSignedButWrongStatements() throws {

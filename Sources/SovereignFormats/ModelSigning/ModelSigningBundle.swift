@@ -124,160 +124,135 @@ public enum ModelSigningBundle {
         }
     }
 
-    /// Why a bundle is refused.
-    struct Rejection: Error {
-        let reason: String
-        init(_ reason: String) { self.reason = reason }
-    }
+    /// The Sigstore bundle is protobuf JSON: unknown fields are ignored and
+    /// an optional `null` is absent, as protobuf's JSON mapping reads them.
+    static let bundleMode = JSONObjectReader.Mode.ignoringUnknownFields.readingNullAsAbsent
 
     private static func check(bundle: [UInt8], publicKey: ECDSAP256.PublicKey,
-                              files: [(path: String, digest: SHA256Digest)], source: String) throws(Rejection) {
-        // The Sigstore bundle.
-        let document: JSONValue
-        do { document = try JSONParser.parse(bundle, source: source) } catch { throw Rejection("not JSON: \(error.reason)") }
-        let top = try object(document, "bundle")
-        let type = try string(top, "mediaType", in: "bundle")
-        guard type == mediaType else { throw Rejection("mediaType is '\(type)', expected '\(mediaType)'") }
-        let material = try object(try member(top, "verificationMaterial", in: "bundle"), "verificationMaterial")
-        let keyIdentifier = try object(try member(material, "publicKey", in: "verificationMaterial"),
-                                       "verificationMaterial.publicKey")
-        if let hint = keyIdentifier["hint"], hint != .null {
-            guard let text = hint.stringValue else { throw Rejection("verificationMaterial.publicKey.hint must be a string") }
-            let expected = keyHint(for: publicKey)
-            guard text.isEmpty || text == expected else {
-                throw Rejection("signed by another key: the bundle names key \(text), the given public key is \(expected)")
-            }
-        }
+                              files: [(path: String, digest: SHA256Digest)], source: String) throws(FormatsError) {
+        func fail(_ reason: String) -> FormatsError { FormatsError(source: source, reason: reason) }
 
-        // The DSSE envelope and its one signature.
-        let envelope = try object(try member(top, "dsseEnvelope", in: "bundle"), "dsseEnvelope")
-        let payloadType = try string(envelope, "payloadType", in: "dsseEnvelope")
-        guard payloadType == DSSEEnvelope.inTotoPayloadType else {
-            throw Rejection("dsseEnvelope.payloadType is '\(payloadType)', expected '\(DSSEEnvelope.inTotoPayloadType)'")
-        }
-        guard let payload = Base64.decodeLenient(try string(envelope, "payload", in: "dsseEnvelope")) else {
-            throw Rejection("dsseEnvelope.payload is not base64")
-        }
-        guard let signatures = try member(envelope, "signatures", in: "dsseEnvelope").arrayValue else {
-            throw Rejection("dsseEnvelope.signatures must be an array")
-        }
-        guard signatures.count == 1 else {
-            throw Rejection("dsseEnvelope has \(signatures.count) signatures; a model-signing bundle has exactly one")
-        }
-        let signatureFields = try object(signatures[0], "dsseEnvelope.signatures[0]")
-        guard let signature = Base64.decodeLenient(try string(signatureFields, "sig", in: "dsseEnvelope.signatures[0]")) else {
-            throw Rejection("dsseEnvelope.signatures[0].sig is not base64")
+        // The Sigstore bundle, its DSSE envelope and the envelope's one signature.
+        let document: JSONValue
+        do { document = try JSONParser.parse(bundle, source: source) } catch { throw fail("not JSON: \(error.reason)") }
+        let (payloadType, payload, signature) = try JSONObjectReader.read(document, source: source, mode: bundleMode,
+                                                                          what: "bundle") { top throws(FormatsError) in
+            let type = try top.string("mediaType")
+            guard type == mediaType else { throw fail("mediaType is '\(type)', expected '\(mediaType)'") }
+            try top.object("verificationMaterial") { material throws(FormatsError) in
+                try material.object("publicKey") { keyIdentifier throws(FormatsError) in
+                    guard let hint = try keyIdentifier.optionalString("hint") else { return }
+                    let expected = keyHint(for: publicKey)
+                    guard hint.isEmpty || hint == expected else {
+                        throw fail("signed by another key: the bundle names key \(hint), the given public key is \(expected)")
+                    }
+                }
+            }
+            return try top.object("dsseEnvelope") { envelope throws(FormatsError) in
+                let payloadType = try envelope.string("payloadType")
+                guard payloadType == DSSEEnvelope.inTotoPayloadType else {
+                    throw fail("dsseEnvelope.payloadType is '\(payloadType)', expected '\(DSSEEnvelope.inTotoPayloadType)'")
+                }
+                guard let payload = Base64.decodeLenient(try envelope.string("payload")) else {
+                    throw envelope.error("payload", "is not base64")
+                }
+                let signatures = try envelope.objects("signatures") { signature throws(FormatsError) in
+                    guard let sig = Base64.decodeLenient(try signature.string("sig")) else { throw signature.error("sig", "is not base64") }
+                    return sig
+                }
+                guard signatures.count == 1, let signature = signatures.first else {
+                    throw fail("dsseEnvelope has \(signatures.count) signatures; a model-signing bundle has exactly one")
+                }
+                return (payloadType, payload, signature)
+            }
         }
         let pae = DSSEEnvelope.pae(payloadType: payloadType, payload: payload)
         guard publicKey.isValidSignature(signature, for: pae) else {
-            throw Rejection("signature does not verify with the given public key (bundle altered, or signed by another key)")
+            throw fail("signature does not verify with the given public key (bundle altered, or signed by another key)")
         }
 
         // The signed statement.
         let statement: InTotoStatement
         do { statement = try InTotoStatement(parsing: payload, source: "payload") } catch {
-            throw Rejection("signed payload: \(error.reason)")
+            throw fail("signed payload: \(error.reason)")
         }
         guard statement.predicateType == predicateType else {
-            throw Rejection("predicateType is '\(statement.predicateType)', expected '\(predicateType)'")
+            throw fail("predicateType is '\(statement.predicateType)', expected '\(predicateType)'")
         }
         guard statement.subjects.count == 1, let rootHex = statement.subjects[0].digest[hashType] else {
-            throw Rejection("the statement must have exactly one subject with a sha256 digest")
+            throw fail("the statement must have exactly one subject with a sha256 digest")
         }
-        let predicate = try object(statement.predicate ?? .null, "predicate")
-        let serialization = try object(try member(predicate, "serialization", in: "predicate"), "predicate.serialization")
-        let method = try string(serialization, "method", in: "predicate.serialization")
-        guard method == serializationMethod else {
-            throw Rejection("serialization method is '\(method)'; only '\(serializationMethod)' is supported")
-        }
-        let hash = try string(serialization, "hash_type", in: "predicate.serialization")
-        guard hash == hashType else { throw Rejection("hash_type is '\(hash)'; only '\(hashType)' is supported") }
-        guard case .bool = try member(serialization, "allow_symlinks", in: "predicate.serialization") else {
-            throw Rejection("predicate.serialization.allow_symlinks must be a boolean")
-        }
-        var ignored: [String] = []
-        if let list = serialization["ignore_paths"] {
-            guard let entries = list.arrayValue else { throw Rejection("predicate.serialization.ignore_paths must be an array") }
-            for entry in entries {
-                guard let path = entry.stringValue else { throw Rejection("predicate.serialization.ignore_paths must hold strings") }
-                // model_signing skips entries outside the tree (absolute ones).
-                if path.hasPrefix("/") { continue }
-                guard let normalised = normalisedIgnorePath(path) else {
-                    throw Rejection("ignore_paths entry '\(path)' would leave the whole tree unchecked")
+        // The predicate, read as the in-toto rules say: unknown fields ignored.
+        let (ignored, resources) = try JSONObjectReader.read(statement.predicate ?? .null, source: source, path: "predicate",
+                                                             mode: .ignoringUnknownFields) { predicate throws(FormatsError) in
+            let ignored = try predicate.object("serialization") { serialization throws(FormatsError) in
+                let method = try serialization.string("method")
+                guard method == serializationMethod else {
+                    throw fail("serialization method is '\(method)'; only '\(serializationMethod)' is supported")
                 }
-                ignored.append(normalised)
+                let hash = try serialization.string("hash_type")
+                guard hash == hashType else { throw fail("hash_type is '\(hash)'; only '\(hashType)' is supported") }
+                _ = try serialization.bool("allow_symlinks")
+                var ignored: [String] = []
+                for path in try serialization.optionalStrings("ignore_paths") ?? [] {
+                    // model_signing skips entries outside the tree (absolute ones).
+                    if path.hasPrefix("/") { continue }
+                    guard let normalised = normalisedIgnorePath(path) else {
+                        throw fail("ignore_paths entry '\(path)' would leave the whole tree unchecked")
+                    }
+                    ignored.append(normalised)
+                }
+                return ignored
             }
+            let resources = try predicate.objects("resources") { resource throws(FormatsError) in
+                let name = try resource.string("name")
+                let algorithm = try resource.string("algorithm")
+                guard algorithm == hashType else { throw resource.error("algorithm", "is '\(algorithm)', expected '\(hashType)'") }
+                return (path: name, digest: try resource.sha256("digest"))
+            }
+            return (ignored, resources)
         }
 
         // The manifest: resources in order, and their root.
-        guard let resources = try member(predicate, "resources", in: "predicate").arrayValue else {
-            throw Rejection("predicate.resources must be an array")
-        }
         var expected: [[UInt8]: (path: String, digest: SHA256Digest)] = [:]
         var root = SHA256()
-        for (index, resource) in resources.enumerated() {
-            let at = "predicate.resources[\(index)]"
-            let fields = try object(resource, at)
-            let name = try string(fields, "name", in: at)
-            let algorithm = try string(fields, "algorithm", in: at)
-            guard algorithm == hashType else { throw Rejection("\(at).algorithm is '\(algorithm)', expected '\(hashType)'") }
-            let hex = try string(fields, "digest", in: at)
-            guard let digest = SHA256Digest(hex: hex) else {
-                throw Rejection("\(at).digest must be 64 lowercase hex characters, got '\(hex)'")
+        for resource in resources {
+            guard expected.updateValue(resource, forKey: Array(resource.path.utf8)) == nil else {
+                throw fail("resource '\(resource.path)' is listed twice")
             }
-            guard expected.updateValue((name, digest), forKey: Array(name.utf8)) == nil else {
-                throw Rejection("resource '\(name)' is listed twice")
-            }
-            root.update(digest.bytes)
+            root.update(resource.digest.bytes)
         }
         let computedRoot = root.finalize().hex
         guard computedRoot == rootHex else {
-            throw Rejection("manifest is inconsistent: the subject digest is \(rootHex), the listed resources hash to \(computedRoot)")
+            throw fail("manifest is inconsistent: the subject digest is \(rootHex), the listed resources hash to \(computedRoot)")
         }
 
         // The tree against the manifest.
         var actual: [[UInt8]: (path: String, digest: SHA256Digest)] = [:]
         for file in files where !isIgnored(file.path, by: ignored) {
             guard actual.updateValue(file, forKey: Array(file.path.utf8)) == nil else {
-                throw Rejection("the tree's file list names '\(file.path)' twice")
+                throw fail("the tree's file list names '\(file.path)' twice")
             }
         }
         let differing = expected.values.filter { entry in
             actual[Array(entry.path.utf8)].map { $0.digest != entry.digest } ?? false
         }.sorted { manifestOrder($0.path, $1.path) }
         if let first = differing.first, let found = actual[Array(first.path.utf8)] {
-            throw Rejection("\(first.path): sha256 is \(found.digest.hex), the bundle lists \(first.digest.hex)"
+            throw fail("\(first.path): sha256 is \(found.digest.hex), the bundle lists \(first.digest.hex)"
                 + more(differing.count - 1, "file differs", "files differ"))
         }
         let missing = expected.values.filter { actual[Array($0.path.utf8)] == nil }.map(\.path).sorted(by: manifestOrder)
         if let first = missing.first {
-            throw Rejection("\(first): listed in the bundle but missing from the tree" + more(missing.count - 1, "file is missing", "files are missing"))
+            throw fail("\(first): listed in the bundle but missing from the tree" + more(missing.count - 1, "file is missing", "files are missing"))
         }
         let extra = actual.values.filter { expected[Array($0.path.utf8)] == nil }.map(\.path).sorted(by: manifestOrder)
         if let first = extra.first {
-            throw Rejection("\(first): in the tree but not in the bundle" + more(extra.count - 1, "file is unsigned", "files are unsigned"))
+            throw fail("\(first): in the tree but not in the bundle" + more(extra.count - 1, "file is unsigned", "files are unsigned"))
         }
     }
 
     private static func more(_ count: Int, _ singular: String, _ plural: String) -> String {
         count == 0 ? "" : " (and \(count) more \(count == 1 ? singular : plural))"
-    }
-
-    // MARK: - JSON access
-
-    private static func member(_ fields: [String: JSONValue], _ name: String, in parent: String) throws(Rejection) -> JSONValue {
-        guard let value = fields[name] else { throw Rejection("\(parent) is missing '\(name)'") }
-        return value
-    }
-
-    private static func object(_ value: JSONValue, _ what: String) throws(Rejection) -> [String: JSONValue] {
-        guard let fields = value.objectValue else { throw Rejection("\(what) must be an object, got \(value.typeName)") }
-        return fields
-    }
-
-    private static func string(_ fields: [String: JSONValue], _ name: String, in parent: String) throws(Rejection) -> String {
-        guard let text = try member(fields, name, in: parent).stringValue else { throw Rejection("\(parent).\(name) must be a string") }
-        return text
     }
 
     // MARK: - Paths
