@@ -33,28 +33,48 @@ public struct ConstraintLayer: Sendable {
             }
             documents.append(try ReferenceDocument(name: fileName, text: text))
         }
+        let rulesPath = directory + "/rules.json"
+        let rules = try RuleSet(json: try Self.read(rulesPath), source: rulesPath)
+        let runtimePath = directory + "/runtime.json"
+        let runtime = try RuntimeSettings(json: try Self.read(runtimePath), source: runtimePath)
+        try Self.crossCheck(documents: documents, rules: rules, documentsSource: referenceDirectory, rulesSource: rulesPath)
+        self.documents = documents
+        self.rules = rules
+        self.runtime = runtime
+        files = names.map { "reference/" + $0 } + ["rules.json", "runtime.json"]
+        let unexpected = try Self.listFiles(directory, suffix: "").filter { !["rules.json", "runtime.json", "README.md"].contains($0) }
+        if let stray = unexpected.first {
+            throw FormatsError(source: directory + "/" + stray, reason: "is not part of a constraint layer (expected reference/, rules.json, runtime.json)")
+        }
+    }
+
+    /// A layer held in memory (tests, tools), cross-checked like one read
+    /// from disk; `directory` is empty and `files` lists nothing.
+    public init(name: String, documents: [ReferenceDocument], rules: RuleSet, runtime: RuntimeSettings) throws(FormatsError) {
+        try Self.crossCheck(documents: documents, rules: rules, documentsSource: name + "/reference", rulesSource: name + "/rules.json")
+        self.name = name
+        directory = ""
+        self.documents = documents
+        self.rules = rules
+        self.runtime = runtime
+        files = []
+    }
+
+    /// Passage ids are unique across documents, and every rule derives from
+    /// one of them.
+    static func crossCheck(documents: [ReferenceDocument], rules: RuleSet, documentsSource: String, rulesSource: String) throws(FormatsError) {
         var owner: [String: String] = [:]
         for document in documents {
             for passage in document.passages {
                 if let other = owner[passage.id] {
-                    throw FormatsError(source: referenceDirectory + "/" + document.name,
+                    throw FormatsError(source: documentsSource + "/" + document.name,
                                        reason: "section id '\(passage.id)' is also used in \(other)")
                 }
                 owner[passage.id] = document.name
             }
         }
-        let rulesPath = directory + "/rules.json"
-        rules = try RuleSet(json: try Self.read(rulesPath), source: rulesPath)
         for rule in rules.rules where owner[rule.derivedFrom] == nil {
-            throw FormatsError(source: rulesPath, reason: "rule '\(rule.id)' derives from passage '\(rule.derivedFrom)', which no reference document defines")
-        }
-        let runtimePath = directory + "/runtime.json"
-        runtime = try RuntimeSettings(json: try Self.read(runtimePath), source: runtimePath)
-        self.documents = documents
-        files = names.map { "reference/" + $0 } + ["rules.json", "runtime.json"]
-        let unexpected = try Self.listFiles(directory, suffix: "").filter { !["rules.json", "runtime.json", "README.md"].contains($0) }
-        if let stray = unexpected.first {
-            throw FormatsError(source: directory + "/" + stray, reason: "is not part of a constraint layer (expected reference/, rules.json, runtime.json)")
+            throw FormatsError(source: rulesSource, reason: "rule '\(rule.id)' derives from passage '\(rule.derivedFrom)', which no reference document defines")
         }
     }
 

@@ -58,7 +58,10 @@ import SovereignFormats
     @Test func loadsTheReferenceLayer() throws {
         let layer = try ConstraintLayer(directory: Self.packageRoot + "/Policies/reference")
         #expect(layer.name == "reference")
-        #expect(layer.files == ["reference/conduct.md", "reference/service.md", "rules.json", "runtime.json"])
+        #expect(layer.files == ["reference/conduct.md", "reference/medicines.md", "reference/service.md", "rules.json", "runtime.json"])
+        #expect(Set(layer.rules.rules.map(\.kind)) == Set(Rule.Kind.allCases).subtracting([.mustCite]))
+        #expect(layer.runtime.retrieval == RuntimeSettings.Retrieval(k: 3, k1: 1.5, b: 0.75))
+        #expect(layer.runtime.correction == .restart)
         let passages = Set(layer.passages.map(\.id))
         for rule in layer.rules.rules { #expect(passages.contains(rule.derivedFrom), "\(rule.id)") }
         #expect(layer.runtime.maxAttempts == 3)
@@ -94,10 +97,28 @@ import SovereignFormats
 
     @Test func refusesUnknownFieldsAndBadValues() throws {
         try expectFailure({ try replace($0 + "/rules.json", "\"maxCharacters\": 1200", "\"maxCharacters\": 1200, \"maxChars\": 5") }) {
-            "\($0)/rules.json: unknown field 'rules[3].maxChars'"
+            "\($0)/rules.json: rule 'brief': unknown field 'rules[10].maxChars'"
         }
         try expectFailure({ try replace($0 + "/rules.json", "\"kind\": \"maxLength\"", "\"kind\": \"shorter\"") }) {
-            "\($0)/rules.json: rules[3].kind: 'shorter' is not one of forbid, require, refuseWhen, maxLength, mustCite"
+            "\($0)/rules.json: rule 'brief': rules[10].kind: 'shorter' is not one of refuseWhen, forbid, require, maxLength, detect, grounded, mustCite"
+        }
+        try expectFailure({ try replace($0 + "/rules.json", "\"maxCharacters\": 1200", "\"maxCharacters\": 0") }) {
+            "\($0)/rules.json: rule 'brief': rules[10].maxCharacters: must be between 1 and 1000000, got 0"
+        }
+        try expectFailure({ try replace($0 + "/rules.json", "\"detectors\": [\"dosage\"]", "\"detectors\": [\"creditCard\"]") }) {
+            "\($0)/rules.json: rule 'leaflet-doses-only': rules[6].detectors[0]: 'creditCard' is not one of paymentCard, iban, email, phone, usSSN, ukNINO, dosage, url"
+        }
+        try expectFailure({ try replace($0 + "/rules.json", "\"phrases\": [\"double the dose\"", "\"patterns\": [\"(double\"], \"phrases\": [\"double the dose\"") }) {
+            "\($0)/rules.json: rule 'no-dose-escalation': rules[5].patterns[0]: '(double' group opened at 1 is not closed"
+        }
+        try expectFailure({ try replace($0 + "/runtime.json", "\"k1\": 1.5", "\"k1\": -1") }) {
+            "\($0)/runtime.json: retrieval.k1: must be between 0 and 10, got -1.0"
+        }
+        try expectFailure({ try replace($0 + "/runtime.json", "\"b\": 0.75", "\"b\": 1.5") }) {
+            "\($0)/runtime.json: retrieval.b: must be between 0 and 1, got 1.5"
+        }
+        try expectFailure({ try replace($0 + "/runtime.json", "\"correction\": \"restart\"", "\"correction\": \"sideways\"") }) {
+            "\($0)/runtime.json: correction: 'sideways' is not one of restart, resume"
         }
         try expectFailure({ try replace($0 + "/runtime.json", "\"maxAttempts\": 3", "\"maxAttempts\": 0") }) {
             "\($0)/runtime.json: maxAttempts: must be between 1 and 16, got 0"
