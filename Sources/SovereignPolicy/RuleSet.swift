@@ -137,6 +137,14 @@ public enum Detector: String, Sendable, CaseIterable {
         case .url: return "URL"
         }
     }
+
+    /// The label with its article ("an IBAN", "a URL").
+    public var indefiniteLabel: String {
+        switch self {
+        case .iban, .email: return "an " + label
+        default: return "a " + label
+        }
+    }
 }
 
 /// `rules.json`: `{"schema": "sovereign.rules/v1", "rules": [...]}`.
