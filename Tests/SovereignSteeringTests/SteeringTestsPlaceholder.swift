@@ -1,1 +1,0 @@
-// The steering runtime's tests.
