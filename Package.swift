@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(name: "SovereignPolicyTests", dependencies: ["SovereignPolicy", "SovereignFormats", "SovereignTestSupport"]),
         .testTarget(name: "SovereignTrustTests", dependencies: ["SovereignTrust", "SovereignCrypto", "SovereignFormats"]),
         .testTarget(name: "SovereignCLITests", dependencies: ["SovereignCLI", "sovereign", "SovereignTestSupport", "SovereignImage", "SovereignInstall", "SovereignSystem", "SovereignCrypto"]),
-        .testTarget(name: "SovereignLogTests", dependencies: ["SovereignLog", "SovereignCrypto", "SovereignTestSupport"]),
+        .testTarget(name: "SovereignLogTests", dependencies: ["SovereignLog", "SovereignCrypto", "SovereignTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "SovereignSteeringTests", dependencies: ["SovereignSteering", "SovereignPolicy", "SovereignInference", "SovereignTestSupport"]),
         .testTarget(name: "SovereignInferenceTests", dependencies: ["SovereignInference", "SovereignTestSupport"]),
     ],

@@ -1,1 +1,0 @@
-// The audit log's tests (RFC 6962 vectors, signed checkpoints, an independent Go verifier).
