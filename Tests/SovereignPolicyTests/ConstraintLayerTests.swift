@@ -58,7 +58,7 @@ import SovereignFormats
     @Test func loadsTheReferenceLayer() throws {
         let layer = try ConstraintLayer(directory: Self.packageRoot + "/Policies/reference")
         #expect(layer.name == "reference")
-        #expect(layer.files == ["reference/conduct.md", "reference/medicines.md", "reference/service.md", "rules.json", "runtime.json"])
+        #expect(layer.files == ["reference/conduct.md", "reference/service.md", "rules.json", "runtime.json"])
         #expect(Set(layer.rules.rules.map(\.kind)) == Set(Rule.Kind.allCases).subtracting([.mustCite]))
         #expect(layer.runtime.retrieval == RuntimeSettings.Retrieval(k: 3, k1: 1.5, b: 0.75))
         #expect(layer.runtime.correction == .restart)
