@@ -1,5 +1,6 @@
 import Testing
 import SovereignPolicy
+import SovereignTestSupport
 @testable import SovereignSteering
 
 @Suite struct OutputMonitorTests {
@@ -233,5 +234,55 @@ import SovereignPolicy
         #expect(check(rules, answer: "Please talk to a friend.", prompt: crisisPrompt, passages: crisis).map(\.ruleID) == ["crisis-line"])
         let dose = check(rules, answer: "You can take 2000 mg at once.", prompt: "How much paracetamol?", passages: index.search("paracetamol dose", k: 3).map(\.passage))
         #expect(Set(dose.map(\.ruleID)) == ["leaflet-doses-only", "figures-grounded"])
+    }
+}
+
+@Suite struct OutputMonitorPropertyTests {
+    /// 300 seeded answers built from pieces that stress the normaliser and
+    /// the detectors (digit groups, separators, accents, full-width forms,
+    /// invalid bytes), each fed in seeded random pieces: the violations
+    /// found, and where, never depend on how the answer was cut, and the
+    /// safe prefix never passes what has arrived or a violation.
+    @Test func piecesNeverChangeTheResult() throws {
+        let rules = try steeringRules([
+            rule("words", "forbid", #""phrases": ["you have cancer", "self-harm"], "patterns": ["\\b\\d{9}\\b", "ab+c"]"#),
+            rule("ids", "detect", #""detectors": ["paymentCard", "iban", "email", "phone", "usSSN", "ukNINO", "dosage", "url"]"#),
+            rule("figures", "grounded", #""allow": ["7"]"#),
+            rule("brief", "maxLength", #""maxCharacters": 120"#),
+        ].joined(separator: ","))
+        let palette: [[UInt8]] = [
+            "4111", " ", "-", "1111", "\u{2013}", "GB82", "WEST", "1234", "5698", "7654", "32", "you", "have", "cancer", "YOU",
+            "cáncer", "e\u{301}", "ｙｏｕ", "１２３", "\u{AD}", ".", ",", ":", "\n", "1.", "self", "harm", "abbbc", "@", "x.example",
+            "https://", "www.", "mg", "500", "+44", "20", "7946", "0321", "QQ", "AB", "123456", "C", "123-45-6789", "\u{1F600}",
+            "ß", "İ", " GB82 WEST 1234 5698 7654 32 ", " AB 12 34 56 C ",
+        ].map { Array($0.utf8) } + [[0xFF], [0xE2, 0x82]]
+        var random = SeededBytes(seed: 0x5EED)
+        var kinds = Set<String>()
+        for _ in 0..<300 {
+            var answer: [UInt8] = []
+            for _ in 0..<(5 + Int(random.next() % 40)) { answer += palette[Int(random.next() % UInt64(palette.count))] }
+            var whole = OutputMonitor(rules: rules, prompt: "", passages: [])
+            _ = whole.append(utf8: answer)
+            _ = whole.finish()
+            var pieces = OutputMonitor(rules: rules, prompt: "", passages: [])
+            var start = 0
+            while start < answer.count {
+                let end = min(answer.count, start + 1 + Int(random.next() % 6))
+                let first = pieces.append(utf8: Array(answer[start..<end]))
+                if let first { #expect(first.range.lowerBound < end || first.range.isEmpty) }
+                #expect(pieces.safePrefixLength <= end)
+                start = end
+            }
+            _ = pieces.finish()
+            let order: (Violation, Violation) -> Bool = { ($0.range.lowerBound, $0.ruleID, $0.message) < ($1.range.lowerBound, $1.ruleID, $1.message) }
+            let same = pieces.violations.sorted(by: order) == whole.violations.sorted(by: order)
+            #expect(same, "answer bytes \(answer)")
+            for violation in whole.violations {
+                #expect(violation.range.upperBound <= answer.count)
+                kinds.insert(violation.detector?.rawValue ?? violation.ruleID)
+            }
+        }
+        // The answers do break every rule and trip every detector somewhere.
+        #expect(kinds == Set(["words", "figures", "brief"] + Detector.allCases.map(\.rawValue)))
     }
 }
