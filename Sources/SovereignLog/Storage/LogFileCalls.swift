@@ -1,0 +1,103 @@
+import Glibc
+import SovereignSystem
+
+// The system calls the log needs that SovereignSystem does not offer yet
+// (open for appending, ftruncate, flock, rename over an existing name), in
+// one place, each returning SovereignSystem's `SystemError`: to move into
+// SovereignSystem once its owner's current changes land.
+
+enum LogFileCalls {
+    /// Opens the existing regular file `name` below `directory` to append
+    /// to it (O_APPEND, never through a symlink); returns it and its size.
+    static func openForAppend(_ name: String, in directory: borrowing DirectoryHandle) throws(SystemError) -> (file: FileDescriptor, size: Int64) {
+        let path = directory.path + "/" + name
+        precondition(!name.isEmpty && !name.contains("/"), "one path component")
+        let fd = try retrying(path: path, operation: "openat") {
+            openat(directory.rawValue, name, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC)
+        }
+        let file = FileDescriptor(rawValue: fd, path: path)
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            let code = errno
+            file.closeIgnoringErrors()
+            throw SystemError(path: path, operation: "fstat", errno: code)
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            file.closeIgnoringErrors()
+            throw SystemError(path: path, operation: "open (not a regular file)", errno: EINVAL)
+        }
+        return (file, Int64(info.st_size))
+    }
+
+    /// Cuts `file` to `length` bytes.
+    static func truncate(_ file: FileDescriptor, to length: Int64) throws(SystemError) {
+        _ = try retrying(path: file.path, operation: "ftruncate") { ftruncate(file.rawValue, off_t(length)) }
+    }
+
+    /// Renames `source` to `target` in `directory`, replacing `target` atomically.
+    static func replace(_ target: String, with source: String, in directory: borrowing DirectoryHandle) throws(SystemError) {
+        precondition(!target.contains("/") && !source.contains("/"), "one path component")
+        _ = try retrying(path: directory.path + "/" + target, operation: "renameat") {
+            renameat(directory.rawValue, source, directory.rawValue, target)
+        }
+    }
+
+    /// Runs a call that reports failure as -1 + errno, retrying on EINTR.
+    static func retrying<T: BinaryInteger>(path: String, operation: String, _ call: () -> T) throws(SystemError) -> T {
+        while true {
+            let result = call()
+            if result != -1 { return result }
+            let code = errno
+            if code == EINTR { continue }
+            throw SystemError(path: path, operation: operation, errno: code)
+        }
+    }
+}
+
+/// An flock on `<log>/.lock`, released when the last reference goes (its
+/// descriptor closes). Writers hold it exclusively for their whole life;
+/// readers try it shared, so they know whether a writer may be mid-line.
+final class LogLock: @unchecked Sendable {
+    private let descriptor: Int32
+
+    private init(descriptor: Int32) {
+        self.descriptor = descriptor
+    }
+
+    deinit {
+        // Closing releases the lock. Not retried on EINTR: the descriptor is gone either way.
+        _ = close(descriptor)
+    }
+
+    /// The writer's lock: exclusive, waiting for another writer or failing at once.
+    static func exclusive(in directory: borrowing DirectoryHandle, wait: Bool) throws(LogError) -> LogLock {
+        let path = directory.path + "/" + LogLayout.lockFile
+        let fd: Int32
+        do {
+            fd = try LogFileCalls.retrying(path: path, operation: "openat") {
+                openat(directory.rawValue, LogLayout.lockFile, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            }
+        } catch { throw LogError.from(error) }
+        while flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0 {
+            let code = errno
+            if code == EINTR { continue }
+            _ = close(fd)
+            if code == EWOULDBLOCK { throw LogError(directory.path, "another process is writing this log (it holds \(LogLayout.lockFile))") }
+            throw LogError.from(SystemError(path: path, operation: "flock", errno: code))
+        }
+        return LogLock(descriptor: fd)
+    }
+
+    /// A reader's lock: shared if no writer holds the log, nil if one does
+    /// (or there is no lock file to take, or no right to open it).
+    static func shared(in directory: borrowing DirectoryHandle) -> LogLock? {
+        let fd = openat(directory.rawValue, LogLayout.lockFile, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        while flock(fd, LOCK_SH | LOCK_NB) != 0 {
+            if errno == EINTR { continue }
+            _ = close(fd)
+            return nil
+        }
+        return LogLock(descriptor: fd)
+    }
+}
