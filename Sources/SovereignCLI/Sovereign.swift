@@ -29,6 +29,7 @@ public enum Sovereign {
             InstallCommands.rollback,
             InstallCommands.gc,
             ModelCommands.spec,
+            LogCommands.spec,
         ]
     )
 
