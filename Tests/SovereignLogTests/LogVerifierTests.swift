@@ -104,6 +104,19 @@ import SovereignTestSupport
         #expect(cut.detail == "the log ends inside entry 9 (50 bytes, no newline), but a signed checkpoint covers 10 entries")
     }
 
+    @Test func aPartialLastLineWhileAWriterHoldsTheLogIsAnAppendInFlight() throws {
+        let (scratch, _) = try Self.makeLog(4)
+        let writer = try scratch.open()
+        var lines = LogLines(path: scratch.path)
+        lines.tail = Array(lines[1].prefix(30))
+        lines.write()
+        let during = try scratch.verify()
+        #expect(during.isIntact)
+        #expect(during.notes.contains { $0.contains("entry 4 is being appended by a running writer") })
+        try writer.close()
+        #expect(try Self.first(scratch)?.kind == .torn)
+    }
+
     @Test func forgedCheckpointsAreNamed() throws {
         let (scratch, signer) = try Self.makeLog()
         let original = scratch.read("checkpoint")

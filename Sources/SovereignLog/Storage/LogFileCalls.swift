@@ -57,6 +57,7 @@ enum LogFileCalls {
 /// An flock on `<log>/.lock`, released when the last reference goes (its
 /// descriptor closes). Writers hold it exclusively for their whole life;
 /// readers try it shared, so they know whether a writer may be mid-line.
+/// The file is 0644 so that auditors under another account can take it.
 final class LogLock: @unchecked Sendable {
     private let descriptor: Int32
 
@@ -75,7 +76,7 @@ final class LogLock: @unchecked Sendable {
         let fd: Int32
         do {
             fd = try LogFileCalls.retrying(path: path, operation: "openat") {
-                openat(directory.rawValue, LogLayout.lockFile, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+                openat(directory.rawValue, LogLayout.lockFile, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
             }
         } catch { throw LogError.from(error) }
         while flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0 {
@@ -88,16 +89,26 @@ final class LogLock: @unchecked Sendable {
         return LogLock(descriptor: fd)
     }
 
-    /// A reader's lock: shared if no writer holds the log, nil if one does
-    /// (or there is no lock file to take, or no right to open it).
-    static func shared(in directory: borrowing DirectoryHandle) -> LogLock? {
+    /// What a reader learns from the lock.
+    enum ReaderState {
+        /// Held shared until released: no writer can start meanwhile.
+        case held(LogLock)
+        /// A writer holds the log: its last line may be mid-append.
+        case writerActive
+        /// No lock file, or no right to open it: nothing known, so nothing excused.
+        case unknown
+    }
+
+    /// A reader's lock: shared if no writer holds the log.
+    static func shared(in directory: borrowing DirectoryHandle) -> ReaderState {
         let fd = openat(directory.rawValue, LogLayout.lockFile, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
+        guard fd >= 0 else { return .unknown }
         while flock(fd, LOCK_SH | LOCK_NB) != 0 {
-            if errno == EINTR { continue }
+            let code = errno
+            if code == EINTR { continue }
             _ = close(fd)
-            return nil
+            return code == EWOULDBLOCK ? .writerActive : .unknown
         }
-        return LogLock(descriptor: fd)
+        return .held(LogLock(descriptor: fd))
     }
 }

@@ -35,8 +35,8 @@ public enum LogVerifier {
         // A shared lock when no writer holds the log: then an incomplete last
         // line is a crash's; while a writer holds it, it may be mid-append.
         let readerLock = LogLock.shared(in: directory)
-        let lockExists = try ApplianceKey.exists(Array(LogLayout.lockFile.utf8), in: directory)
-        let writerActive = readerLock == nil && lockExists
+        let writerActive: Bool
+        if case .writerActive = readerLock { writerActive = true } else { writerActive = false }
         defer { withExtendedLifetime(readerLock) {} }
 
         var findings: [LogFinding] = []
@@ -105,15 +105,19 @@ public enum LogVerifier {
         } else {
             latest = checkpoints.verified.first { $0.checkpoint.size == 0 }.map(\.signed)
         }
-        let sorted = findings.enumerated().sorted { a, b in
-            // Entries in log order first, then checkpoints and the key, each in the order found.
-            let ka = a.element.kind == .forgedCheckpoint || a.element.kind == .keyMismatch ? 1 : 0
-            let kb = b.element.kind == .forgedCheckpoint || b.element.kind == .keyMismatch ? 1 : 0
-            if a.element.kind == .keyMismatch || b.element.kind == .keyMismatch {
-                return (a.element.kind == .keyMismatch ? 0 : 1, a.offset) < (b.element.kind == .keyMismatch ? 0 : 1, b.offset)
+        // The key first (it explains everything after it), then entries in
+        // log order, then checkpoints in the order found.
+        func rank(_ finding: LogFinding) -> Int {
+            switch finding.kind {
+            case .keyMismatch: return 0
+            case .forgedCheckpoint: return 2
+            default: return 1
             }
-            if ka != kb { return ka < kb }
-            if ka == 0, let ia = a.element.index, let ib = b.element.index, ia != ib { return ia < ib }
+        }
+        let sorted = findings.enumerated().sorted { a, b in
+            let (ra, rb) = (rank(a.element), rank(b.element))
+            if ra != rb { return ra < rb }
+            if ra == 1, let ia = a.element.index, let ib = b.element.index, ia != ib { return ia < ib }
             return a.offset < b.offset
         }.map(\.element)
         return LogVerification(directory: path, key: key, keySource: keySource, entryCount: walk.count, tree: walk.tree,
