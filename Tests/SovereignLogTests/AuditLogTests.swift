@@ -144,6 +144,31 @@ import SovereignFormats
         #expect(scratch.read("checkpoint") == current)
     }
 
+    @Test func openReadsOnlyTheTailOfALongCheckpointHistory() throws {
+        let scratch = try ScratchLog()
+        let log = try scratch.open(interval: 2)
+        for n in 0..<5 { _ = try log.append(metadata: exchange(n).metadata, content: exchange(n).content) }
+        try log.close()
+        // 2000 more copies of the first record (the empty log's checkpoint, still
+        // valid) in front: the history passes the 256 KiB tail open reads.
+        var history = scratch.read("checkpoints.jsonl")
+        let first = Array(history.prefix { $0 != 0x0A }) + [0x0A]
+        history = Array(repeating: first, count: 2000).flatMap { $0 } + history
+        #expect(history.count > 2 * LogLayout.maxCheckpointLineBytes)
+        // And a torn record at its end.
+        history += Array(first.dropLast().prefix(100))
+        scratch.write("checkpoints.jsonl", history)
+        let reopened = try scratch.open(interval: 2)
+        #expect(reopened.recovery?.entryIndex == 5)
+        #expect(reopened.recovery?.fragments.map(\.file) == ["checkpoints.jsonl"])
+        #expect(reopened.size == 6)
+        _ = try reopened.append(metadata: exchange(5).metadata, content: exchange(5).content)
+        try reopened.close()
+        let report = try scratch.verify()
+        #expect(report.isIntact, "\(report.findings)")
+        #expect(report.entryCount == 7)
+    }
+
     @Test func oversizedEntriesAreRefusedAndNothingIsWritten() throws {
         let scratch = try ScratchLog()
         let log = try scratch.open()

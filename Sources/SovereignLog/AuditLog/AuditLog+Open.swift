@@ -170,13 +170,25 @@ extension AuditLog {
         let file: FileDescriptor, size: Int64
         do { (file, size) = try directory.openRegularFile(Array(name.utf8)) } catch { throw LogError.from(error) }
         defer { file.closeIgnoringErrors() }
-        var reader = LineReader(file: file, size: size, maxLine: LogLayout.maxCheckpointLineBytes)
+        // Only the tail matters (the last record, a torn one after it): the
+        // history grows by a record per checkpoint and is never read whole here.
+        // The first item of a tail window may be the end of a longer line: skipped.
+        let window = Int64(2 * LogLayout.maxCheckpointLineBytes + 2)
+        let start = max(0, size - window)
+        do { try LogFileCalls.seek(file, to: start) } catch { throw LogError.from(error) }
+        var reader = LineReader(file: file, size: size, maxLine: LogLayout.maxCheckpointLineBytes, start: start)
         var number = 0
+        var skipFirst = start > 0
         while true {
             let item: LineReader.Item?
             do { item = try reader.next() } catch { throw LogError.from(error) }
             guard let item else { break }
             number += 1
+            if skipFirst {
+                skipFirst = false
+                if case .line(let bytes, let offset) = item { length = offset + Int64(bytes.count) + 1 }
+                continue
+            }
             switch item {
             case .line(let bytes, let offset):
                 last = (bytes, number)
@@ -184,7 +196,7 @@ extension AuditLog {
             case .fragment(let bytes, let offset):
                 fragment = (bytes, offset)
             case .overlong(let offset, _, _):
-                throw LogError("\(source):\(number)", "a line of more than \(LogLayout.maxCheckpointLineBytes) bytes at offset \(offset)")
+                throw LogError(source, "a line of more than \(LogLayout.maxCheckpointLineBytes) bytes at offset \(offset)")
             }
         }
         if let fragment {
@@ -192,7 +204,7 @@ extension AuditLog {
             try cut(name, in: directory, to: fragment.offset)
         }
         guard let last else { return Resume(frontier: MerkleFrontier(), checkpoint: nil, historyBytes: length) }
-        let location = "\(source):\(last.number)"
+        let location = start == 0 ? "\(source):\(last.number)" : "\(source) (its last record)"
         let record = try CheckpointRecord(parsing: last.bytes, source: location)
         let signed = try SignedCheckpoint.open(record.note.bytes, source: location, trusting: key.verifierKey)
         guard let frontier = MerkleFrontier(size: signed.checkpoint.size, hashes: record.frontier),

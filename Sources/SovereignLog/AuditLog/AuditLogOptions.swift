@@ -9,7 +9,9 @@ public struct AuditLogOptions: Sendable {
     /// Nil: `sovereign.appliance/log/<16 hex of the public key's SHA-256>`.
     public var origin: String?
     /// A new segment starts once the current one would pass this size.
-    public var segmentByteLimit: Int64 = 64 << 20
+    /// `open` reads at most the last segment, and `purge` rewrites whole
+    /// segments: smaller is cheaper for both, at the price of more files.
+    public var segmentByteLimit: Int64 = 16 << 20
     /// Wait for another writer to close the log, instead of failing at once.
     public var waitForLock = false
     /// Unix seconds for entry times (tests inject a fixed clock).

@@ -25,10 +25,12 @@ struct LineReader {
     private var atEnd = false
     private static let chunk = 1 << 20
 
-    init(file: FileDescriptor, size: Int64, maxLine: Int) {
+    /// Reads `file` from `start` (where its offset must already be) to `size`.
+    init(file: FileDescriptor, size: Int64, maxLine: Int, start: Int64 = 0) {
         self.file = file
-        self.remaining = size
+        self.remaining = size - start
         self.maxLine = maxLine
+        self.offset = start
     }
 
     mutating func next() throws(SystemError) -> Item? {

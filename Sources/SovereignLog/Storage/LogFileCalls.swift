@@ -2,7 +2,7 @@ import Glibc
 import SovereignSystem
 
 // The system calls the log needs that SovereignSystem does not offer yet
-// (open for appending, ftruncate, flock, rename over an existing name), in
+// (open for appending, ftruncate, lseek, flock, rename over an existing name), in
 // one place, each returning SovereignSystem's `SystemError`: to move into
 // SovereignSystem once its owner's current changes land.
 
@@ -32,6 +32,11 @@ enum LogFileCalls {
     /// Cuts `file` to `length` bytes.
     static func truncate(_ file: FileDescriptor, to length: Int64) throws(SystemError) {
         _ = try retrying(path: file.path, operation: "ftruncate") { ftruncate(file.rawValue, off_t(length)) }
+    }
+
+    /// Moves `file`'s offset to `offset` bytes from its start.
+    static func seek(_ file: FileDescriptor, to offset: Int64) throws(SystemError) {
+        _ = try retrying(path: file.path, operation: "lseek") { lseek(file.rawValue, off_t(offset), SEEK_SET) }
     }
 
     /// Renames `source` to `target` in `directory`, replacing `target` atomically.
