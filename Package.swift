@@ -40,7 +40,11 @@ let package = Package(
         // The audit log: RFC 6962 Merkle tree, C2SP signed checkpoints, proofs.
         .target(name: "SovereignLog", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats"]),
         // The steering runtime: normalised rule checks, detectors, BM25 retrieval, the control loop.
-        .target(name: "SovereignSteering", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignPolicy", "SovereignInference"]),
+        // Optimised even in debug builds, like the engine it drives: the rule
+        // automata run on every decoded token, and unoptimised they cost
+        // more than the forward pass in the model tests.
+        .target(name: "SovereignSteering", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignPolicy", "SovereignInference"],
+                swiftSettings: [.unsafeFlags(["-O"])]),
         // Side-by-side inference benchmark driver (bench/inference/run).
         .executableTarget(name: "InferenceBench", dependencies: ["SovereignInference"]),
         .executableTarget(name: "sovereign", dependencies: ["SovereignCLI"]),

@@ -30,6 +30,7 @@ public enum Sovereign {
             InstallCommands.gc,
             ModelCommands.spec,
             LogCommands.spec,
+            ChatCommand.spec,
         ]
     )
 

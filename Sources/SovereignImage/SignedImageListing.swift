@@ -18,6 +18,11 @@ public struct SignedImageListing: Sendable, Equatable {
         public let size: Int64
         public let license: String
         public let source: String
+
+        public var json: JSONValue {
+            .object(["name": .string(name), "path": .string(path), "sha256": .string(sha256.hex), "size": .integer(size),
+                     "license": .string(license), "source": .string(source)])
+        }
     }
 
     public let name: String
@@ -116,10 +121,7 @@ public struct SignedImageListing: Sendable, Equatable {
             "schema": .string(ImageLayout.indexSchema), "name": .string(name), "version": .string(version),
             "sequence": .integer(sequence), "created": .string(created), "constraintLayer": .string(constraintLayer),
             "spec": .object(["sha256": .string(specSHA256.hex)]),
-            "model": .object([
-                "name": .string(model.name), "path": .string(model.path), "sha256": .string(model.sha256.hex),
-                "size": .integer(model.size), "license": .string(model.license), "source": .string(model.source),
-            ]),
+            "model": model.json,
             "runtime": .string(runtime),
             "files": .array(files.map(\.json)),
         ]

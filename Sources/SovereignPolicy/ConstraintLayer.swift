@@ -16,7 +16,9 @@ public struct ConstraintLayer: Sendable {
 
     public var passages: [Passage] { documents.flatMap(\.passages) }
 
-    public init(directory: String) throws(FormatsError) {
+    /// - Parameter runtimeFile: where `runtime.json` is, when not in
+    ///   `directory` (an installed image keeps it at sovereign/runtime/).
+    public init(directory: String, runtimeFile: String? = nil) throws(FormatsError) {
         self.directory = directory
         name = FileSystem.baseName(directory.hasSuffix("/") ? String(directory.dropLast()) : directory)
         let referenceDirectory = directory + "/reference"
@@ -35,14 +37,15 @@ public struct ConstraintLayer: Sendable {
         }
         let rulesPath = directory + "/rules.json"
         let rules = try RuleSet(json: try Self.read(rulesPath), source: rulesPath)
-        let runtimePath = directory + "/runtime.json"
+        let runtimePath = runtimeFile ?? directory + "/runtime.json"
         let runtime = try RuntimeSettings(json: try Self.read(runtimePath), source: runtimePath)
         try Self.crossCheck(documents: documents, rules: rules, documentsSource: referenceDirectory, rulesSource: rulesPath)
         self.documents = documents
         self.rules = rules
         self.runtime = runtime
         files = names.map { "reference/" + $0 } + ["rules.json", "runtime.json"]
-        let unexpected = try Self.listFiles(directory, suffix: "").filter { !["rules.json", "runtime.json", "README.md"].contains($0) }
+        let allowed = runtimeFile == nil ? ["rules.json", "runtime.json", "README.md"] : ["rules.json"]
+        let unexpected = try Self.listFiles(directory, suffix: "").filter { !allowed.contains($0) }
         if let stray = unexpected.first {
             throw FormatsError(source: directory + "/" + stray, reason: "is not part of a constraint layer (expected reference/, rules.json, runtime.json)")
         }

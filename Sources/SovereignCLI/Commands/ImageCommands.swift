@@ -62,7 +62,7 @@ enum ImageCommands {
                     .object(["title": .string($0.annotations?[OCIAnnotation.title] ?? ""), "digest": .string($0.digest),
                              "size": .integer($0.size), "mediaType": .string($0.mediaType)])
                 }),
-                "model": listing.json["model"] ?? .null,
+                "model": model.json,
                 "files": .array(files.map(\.json)),
                 "referrers": .array(referrerValues),
             ]))

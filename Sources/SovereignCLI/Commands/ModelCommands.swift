@@ -266,7 +266,11 @@ enum ModelCommands {
 
     /// An option's text, or standard input when it is '-'.
     static func textArgument(_ arguments: ParsedArguments, _ name: String) throws(CLIError) -> String {
-        let value = try arguments.required(name)
+        try textOrStandardInput(try arguments.required(name))
+    }
+
+    /// `value` itself, or standard input (at most 64 MiB) when it is '-'.
+    static func textOrStandardInput(_ value: String) throws(CLIError) -> String {
         guard value == "-" else { return value }
         let input = FileDescriptor(rawValue: STDIN_FILENO, path: "stdin")
         let limit = 64 << 20

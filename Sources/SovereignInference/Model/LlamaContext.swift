@@ -37,6 +37,9 @@ public final class LlamaContext {
     public let configuration: Configuration
     /// The tokens whose keys and values are cached, in order.
     public private(set) var tokens: [TokenID] = []
+    /// Tokens run through the forward pass since this context was made:
+    /// how callers prove that a cached prefix was not computed again.
+    public private(set) var evaluatedTokenCount = 0
     /// The threads actually running (fewer than asked if the OS refused some).
     public var threadCount: Int { pool.threadCount }
 
@@ -84,6 +87,7 @@ public final class LlamaContext {
     public func evaluate(_ newTokens: [TokenID]) throws(GGUFError) {
         try check(newTokens)
         guard !newTokens.isEmpty else { return }
+        evaluatedTokenCount += newTokens.count
         hasLogits = false
         var start = 0
         while start < newTokens.count {
@@ -103,6 +107,7 @@ public final class LlamaContext {
         let vocabulary = model.hyperParameters.vocabularySize
         var all: [[Float]] = []
         all.reserveCapacity(newTokens.count)
+        evaluatedTokenCount += newTokens.count
         let batchLogits = UnsafeMutablePointer<Float>.allocate(capacity: configuration.batchSize * vocabulary)
         defer { batchLogits.deallocate() }
         hasLogits = false

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SovereignTestSupport
 @testable import SovereignInference
 
 /// Damaged and hostile GGUF files, built in the test: each must end in a

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SovereignTestSupport
 @testable import SovereignInference
 
 /// The real model against llama.cpp (Tests/Fixtures/llama-cpp-goldens.json).

@@ -1,3 +1,4 @@
+import SovereignTestSupport
 import Foundation
 
 /// Tests/Fixtures/llama-cpp-goldens.json, written by scripts/make-goldens

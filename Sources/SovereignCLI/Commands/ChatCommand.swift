@@ -1,0 +1,122 @@
+import Glibc
+import SovereignSystem
+import SovereignCrypto
+import SovereignFormats
+import SovereignPolicy
+import SovereignInference
+import SovereignInstall
+import SovereignSteering
+import SovereignLog
+
+/// `sovereign chat`: one question answered by the installed appliance under
+/// its constraint layer, the exchange recorded in the log before the answer
+/// is shown.
+enum ChatCommand {
+    static let spec = CommandSpec(
+        name: "chat",
+        abstract: "Answer a question with the installed image, under its constraint layer, and log the exchange.",
+        discussion: """
+        Opens R/current (the tree is checked against its signed file list \
+        first), retrieves the reference passages that fit the question, and \
+        generates with every rule checked as each token is decoded; a broken \
+        rule is corrected with a one-line blip (restart or resume) or, after \
+        maxAttempts, refused. The exchange is appended to R/log, and the answer \
+        is printed only once that entry is on disk. Deterministic: the same \
+        image, question and settings give the same transcript with any \
+        --threads. --no-steering answers with the bare model (same decode \
+        settings, no persona, passages or rules), for comparison.
+        """,
+        arguments: [ArgumentSpec(name: "<question>", help: "The question ('-' reads standard input).")],
+        options: [
+            .value("--root", "<dir>", "The appliance root.", required: true),
+            .flag("--no-steering", "Answer with the bare model: no persona, passages or rules (still logged)."),
+            .value("--strategy", "<s>", "Correction strategy: restart or resume (default: the layer's runtime.json)."),
+            .value("--threads", "<n>", "Threads for the forward pass (default: the online CPUs, at most 8)."),
+            .value("--kernels", "<k>", "automatic (the default) or portable. Both give the same tokens."),
+            CommonOptions.json,
+        ],
+        run: run
+    )
+
+    @Sendable static func run(_ arguments: ParsedArguments) throws -> Int32 {
+        let question = try ModelCommands.textOrStandardInput(arguments.positionals[0])
+        let root = InstallRoot(path: try arguments.required("--root"))
+        let online = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        let threads = try arguments.positiveInteger("--threads", default: min(max(online, 1), 8))
+        var kernels = KernelSelection.automatic
+        if let text = arguments.value("--kernels") {
+            guard let choice = KernelSelection(rawValue: text) else { throw ModelCommands.invalid(arguments, "--kernels") }
+            kernels = choice
+        }
+        var strategy: SteeringRuntime.Strategy?
+        if let text = arguments.value("--strategy") {
+            guard let choice = SteeringRuntime.Strategy(rawValue: text) else { throw ModelCommands.invalid(arguments, "--strategy") }
+            strategy = choice
+        }
+        let steering = !arguments.flag("--no-steering")
+
+        let appliance = try InstalledAppliance.open(root)
+        let layer = try ConstraintLayer(directory: appliance.constraintLayerDirectory, runtimeFile: appliance.runtimePath)
+        let session = try InferenceSession(contentsOf: appliance.modelPath,
+                                           configuration: .init(contextLength: 2048, threadCount: threads, kernels: kernels))
+        let runtime = try SteeringRuntime(session: session, layer: layer, strategy: strategy)
+        // Open the log before generating: an appliance that cannot log does not answer.
+        let log = try AuditLog.open(applianceRoot: root.path)
+        let transcript = try runtime.respond(to: question, steering: steering)
+        let index = try log.append(metadata: metadata(transcript, appliance: appliance, runtime: runtime),
+                                   content: content(transcript))
+        try log.close()
+
+        if arguments.flag("--json") {
+            var object = transcript.json.objectValue ?? [:]
+            object["logIndex"] = .integer(Int64(index))
+            object["image"] = .string(appliance.manifestDigest)
+            object["model"] = .string(appliance.modelSHA256.prefixed)
+            object["constraintLayer"] = .string(appliance.constraintLayerDigest.prefixed)
+            Output.json(.object(object))
+        } else {
+            Output.line(transcript.answer)
+        }
+        return ExitStatus.success
+    }
+
+    /// What stays in the log for good: identities, settings, rule ids, outcome; nothing personal.
+    static func metadata(_ transcript: SteeringTranscript, appliance: InstalledAppliance, runtime: SteeringRuntime) -> [String: JSONValue] {
+        let decoding = runtime.layer.runtime.decoding
+        var object: [String: JSONValue] = [
+            "type": .string("chat"),
+            "requestID": .string(Hex.encode(SecureRandom.bytes(16))),
+            "image": .string(appliance.manifestDigest),
+            "model": .string(appliance.modelSHA256.prefixed),
+            "constraintLayer": .string(appliance.constraintLayerDigest.prefixed),
+            "steering": .bool(transcript.steering),
+            "strategy": .string(transcript.strategy),
+            "decoding": .object([
+                "temperature": .string(String(decoding.temperature)), "seed": .integer(decoding.seed),
+                "maxTokens": .integer(Int64(decoding.maxTokens)),
+                "threads": .integer(Int64(runtime.session.context.threadCount)),
+            ]),
+            "passages": .array(transcript.passages.map { .string($0.id) }),
+            "attempts": .array(transcript.attempts.map { attempt in
+                .object(["violations": .array(attempt.violations.map { .string($0.ruleID) }), "tokens": .integer(Int64(attempt.tokens))])
+            }),
+            "inputViolations": .array(transcript.inputViolations.map { .string($0.ruleID) }),
+            "outcome": .string(transcript.outcome.rawValue),
+        ]
+        if let reason = transcript.refusalReason { object["refusedBy"] = .string(reason.ruleID) }
+        return object
+    }
+
+    /// What `log purge` may delete later: the words exchanged.
+    static func content(_ transcript: SteeringTranscript) -> [String: JSONValue] {
+        [
+            "prompt": .string(transcript.prompt),
+            "attempts": .array(transcript.attempts.map { attempt in
+                var object: [String: JSONValue] = ["text": .string(attempt.text)]
+                if let blip = attempt.blip { object["blip"] = .string(blip) }
+                return .object(object)
+            }),
+            "answer": .string(transcript.answer),
+        ]
+    }
+}
