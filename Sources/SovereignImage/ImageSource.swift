@@ -36,8 +36,15 @@ public final class ImageSource {
     public private(set) var exports: [String: [UInt8]] = [:]
     /// Bytes hashed so far (small blobs now; large ones as they stream).
     public private(set) var bytesRead: Int64 = 0
+    private var smallBlobBytes: Int64 = 0
 
     static let smallBlobLimit = 16 << 20
+    /// All small blobs together: what an image's metadata can reasonably
+    /// take (ours: well under 1 MiB), so a layout stuffed with blobs cannot
+    /// make the reader hold gigabytes before it finds them unreferenced.
+    static let smallBlobsTotalLimit = 64 << 20
+    /// Blobs in one image (ours: a dozen).
+    static let blobCountLimit = 1024
     static let indexLimit = 1 << 20
     static let layoutMarkerLimit = 4096
     static let exportLimit = 16 << 20
@@ -93,7 +100,14 @@ public final class ImageSource {
             guard !indexBytes.isEmpty else { throw ImageError(place, "is empty") }
         case .blob(let digest):
             blobSizes[digest.prefixed] = size
+            guard blobSizes.count <= Self.blobCountLimit else {
+                throw ImageError(path, "holds more than \(Self.blobCountLimit) blobs")
+            }
             guard size <= Int64(Self.smallBlobLimit) else { return }
+            guard smallBlobBytes + size <= Int64(Self.smallBlobsTotalLimit) else {
+                throw ImageError(path, "holds more than \(Self.smallBlobsTotalLimit >> 20) MiB of blobs under \(Self.smallBlobLimit >> 20) MiB each")
+            }
+            smallBlobBytes += size
             let bytes = try read(Self.smallBlobLimit)
             bytesRead += Int64(bytes.count)
             guard SHA256.hash(bytes) == digest else { throw ImageError(blobName(digest.prefixed), "content does not match its digest") }
@@ -171,6 +185,9 @@ public final class ImageSource {
                 if member == .layoutMarker { seenMarker = true }
                 if case .blob = member, chunks.size > Int64(Self.smallBlobLimit) {
                     blobSizes[Self.digest(member)] = chunks.size
+                    guard blobSizes.count <= Self.blobCountLimit else {
+                        throw ImageError(path, "holds more than \(Self.blobCountLimit) blobs")
+                    }
                     return  // streamed later; libarchive skips its data now
                 }
                 try take(member, size: chunks.size, at: "\(path): \(entry.string)") { (limit) throws(ImageError) -> [UInt8] in

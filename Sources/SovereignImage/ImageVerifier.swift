@@ -96,18 +96,27 @@ public enum ImageVerifier {
     public static func verify(_ path: String, label: String? = nil,
                               progress: ((Int64) -> Void)? = nil) throws(ImageError) -> VerifiedImage {
         let image = try open(path, label: label)
+        try checkLayers(image, progress: progress)
+        return image
+    }
+
+    /// Every layer of an opened image through a check-only extractor.
+    /// (A caller deciding trust first calls `open`, decides on the small
+    /// blobs and signatures, and reads the weights only for a trusted image.)
+    public static func checkLayers(_ image: VerifiedImage, progress: ((Int64) -> Void)? = nil) throws(ImageError) {
         let extractor: SafeTarExtractor
         do {
             extractor = try SafeTarExtractor(checkingOnly: image.listing.signedFiles(indexFileBytes: image.imageIndexFile),
                                              label: image.source)
         } catch { throw ImageError.from(error) }
         _ = try image.readLayers(into: extractor, progress: progress)
-        return image
     }
 }
 
 /// The graph checks of one image, over the blobs `ImageSource` catalogued.
 struct BlobReading {
+    /// Layers in one image (ours: five).
+    static let layerLimit = 64
     let source: String
     let reader: ImageSource
     var small: [String: [UInt8]] { reader.smallBlobs }
@@ -138,6 +147,14 @@ struct BlobReading {
         let config = try decode(OCIImageConfig.self, configBytes, what: "config \(manifest.config.digest)")
         guard config.rootfs.diff_ids == manifest.layers.map(\.digest) else {
             throw ImageError(blobName(manifest.config.digest), "rootfs.diff_ids do not match the manifest's layers")
+        }
+        // Each layer once: a digest listed twice would be read (and
+        // extracted) twice, which costs without adding anything.
+        guard Set(manifest.layers.map(\.digest)).count == manifest.layers.count else {
+            throw ImageError(blobName(imageDescriptor.digest), "lists a layer more than once")
+        }
+        guard manifest.layers.count <= BlobReading.layerLimit else {
+            throw ImageError(blobName(imageDescriptor.digest), "lists \(manifest.layers.count) layers, more than the \(BlobReading.layerLimit) allowed")
         }
         for layer in manifest.layers {
             guard layer.mediaType == OCIMediaType.layerTar else {

@@ -239,4 +239,51 @@ extension ApplianceFixture {
         let error = try #require(throws: InstallError.self) { try InstalledAppliance.open(InstallRoot(path: appliance.root)) }
         #expect(error.thing.hasSuffix("rules.json") && error.reason.contains("sha256 is"), "\(error)")
     }
+
+    /// A layer listed twice would be read and extracted twice for nothing
+    /// (a cheap way to make install spend hours holding the lock): refused.
+    @Test func aLayerListedTwiceIsRefused() throws {
+        let appliance = try ApplianceFixture()
+        defer { appliance.remove() }
+        try appliance.build("v1", sequence: 1)
+        let manifest = try #require(try jsonObject(try appliance.workspace.run(["inspect", "v1", "--json"]).stdout)["layers"] as? [[String: Any]])
+        let policies = try #require(manifest.first { $0["title"] as? String == "policies" }?["digest"] as? String)
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: appliance.path + "/v1/blobs/sha256/" + policies.dropFirst(7))))
+        try appliance.forge("twice", layer: bytes, files: [])
+        try appliance.expectRefused("twice", "lists a layer more than once")
+    }
+
+    /// Small blobs are held in memory while the image is read: their total
+    /// is capped, so unreferenced filler cannot make the reader take gigabytes.
+    @Test func smallBlobsAreCappedInTotal() throws {
+        let appliance = try ApplianceFixture()
+        defer { appliance.remove() }
+        try appliance.build("v1", sequence: 1)
+        var random = SeededBytes(seed: 44)
+        for _ in 0..<5 {
+            let filler = random.bytes(16 << 20)
+            let digest = SHA256.hash(filler).hex
+            try Data(filler).write(to: URL(fileURLWithPath: appliance.path + "/v1/blobs/sha256/" + digest))
+        }
+        try appliance.expectRefused("v1", "holds more than 64 MiB of blobs")
+    }
+
+    /// Text from an image is shown, never obeyed: an escape sequence in an
+    /// unsigned index.json reaches stderr escaped.
+    @Test func terminalControlsInAnImageAreEscaped() throws {
+        let appliance = try ApplianceFixture()
+        defer { appliance.remove() }
+        try appliance.build("v1", sequence: 1)
+        let index = appliance.path + "/v1/index.json"
+        chmod(index, 0o644)
+        var text = try String(contentsOfFile: index, encoding: .utf8)
+        text = text.replacingOccurrences(of: "application/vnd.oci.image.manifest.v1+json", with: "\\u001b]0;owned\\u0007\\u001b[2J\\u202e")
+        try text.write(toFile: index, atomically: true, encoding: .utf8)
+        for arguments in [["verify", "v1", "--policy", "policy.json"], ["inspect", "v1"]] {
+            let result = try appliance.workspace.run(arguments)
+            #expect(result.status == 1, "\(arguments[0]): \(result.stderr)")
+            #expect(!result.stderrBytes.contains(0x1B) && !result.stderr.contains("\u{202E}"), "\(arguments[0]) printed raw controls: \(result.stderr)")
+            #expect(result.stderr.contains("\\u{1B}"), "\(arguments[0]): \(result.stderr)")
+        }
+    }
 }

@@ -85,10 +85,14 @@ enum InstallCommands {
         let vsaKey = try vsaKeyPath.map { (path) throws -> Ed25519.PrivateKey in try KeyLoading.privateKey(at: path, arguments: arguments) }
 
         let meter = Progress(label: "verifying \(image)", total: nil, enabled: !arguments.flag("--json") && Output.stderrIsTerminal)
-        let verified = try ImageVerifier.verify(image, progress: meter.update)
-        meter.finish()
+        // Trust is decided on the small blobs first; only a trusted image's
+        // layers (the weights) are then read, so an untrusted image cannot
+        // make verify spend its time and memory.
+        let verified = try ImageVerifier.open(image)
         let now = Int64(time(nil))
         let decision = TrustEvaluator.evaluate(try ImageEvidence(verified), policy: policy, context: TrustContext(now: now))
+        if decision.passed { try ImageVerifier.checkLayers(verified, progress: meter.update) }
+        meter.finish()
         if let vsaKey, let vsaOut {
             try writeVSA(decision, image: verified, policy: policy, key: vsaKey, to: vsaOut, now: now)
         }

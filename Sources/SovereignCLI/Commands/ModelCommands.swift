@@ -226,7 +226,7 @@ enum ModelCommands {
             throw CLIError.failure(thing: path, reason: "the prompt is \(tokens.count) tokens; the context holds \(contextLength) (see --context)")
         }
         let result = try session.generate(tokens: tokens, options: GenerationOptions(maxTokens: maxTokens, sampling: sampling)) { token in
-            if !json { Output.write(token.text, to: .standardOutput) }
+            if !json { Output.write(TerminalText.escape(token.text, keepingNewlines: true), to: .standardOutput) }
             return true
         }
         let timings = result.timings

@@ -14,12 +14,14 @@ enum Output {
         }
     }
 
+    /// A line (or lines) of results; terminal controls in it are shown, not obeyed.
     static func line(_ text: String = "") {
-        write(text + "\n", to: .standardOutput)
+        write(TerminalText.escape(text, keepingNewlines: true) + "\n", to: .standardOutput)
     }
 
+    /// One line on stderr: nothing in it can act on the terminal or start a new line.
     static func error(_ text: String) {
-        write(text + "\n", to: .standardError)
+        write(TerminalText.escape(text, keepingNewlines: false) + "\n", to: .standardError)
     }
 
     /// Writes canonical JSON plus a newline (stable bytes for scripts and tests).
