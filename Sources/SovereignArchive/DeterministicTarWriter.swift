@@ -10,6 +10,11 @@ import SovereignCrypto
 /// entries in sorted order; the writer refuses anything else, so an
 /// unsorted caller is caught in tests rather than shipping a different image.
 ///
+/// What it writes defines the one tar profile a layer may be in
+/// (`TarProfile`, enforced by `SafeTarExtractor`): change its libarchive
+/// configuration and the profile must change with it (the
+/// `TarProfileValidatorTests` compare its bytes with the profile's).
+///
 /// Bytes go to `sink` as they are produced, and are SHA-256 hashed on the
 /// way, so a layer is written and digested in one pass.
 public final class DeterministicTarWriter {

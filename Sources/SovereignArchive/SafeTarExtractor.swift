@@ -37,9 +37,17 @@ public struct SignedFile: Sendable, Equatable {
 /// stops at once) or another digest; a directory where the list has a
 /// file, a file where it needs a directory, a directory no signed file is
 /// under; a layer that does not end exactly with its two end-of-archive
-/// blocks (nothing may hide after them). Pax and GNU long-name records are
-/// applied by libarchive before any of these checks, so they cannot rename
-/// an entry past them.
+/// blocks (nothing may hide after them).
+///
+/// A layer must also be in the one tar profile every reader reads alike
+/// (`TarProfile`: what `DeterministicTarWriter` writes): its raw bytes are
+/// held to it block by block before libarchive sees them, so a pax global
+/// header, a GNU long name, an extended attribute, a pax `path` that its
+/// ustar name contradicts or that hides a NUL, cannot make libarchive
+/// extract one thing while GNU tar or Python's tarfile shows an auditor
+/// another. And every entry libarchive reports must be, byte for byte in
+/// name, and in type, size and mode, the next entry that strict reading
+/// found; any disagreement is a refusal naming the entry.
 ///
 /// Writing never leaves the root: every directory is made with `mkdirat`
 /// and opened relative to its parent's descriptor (openat2 with
@@ -170,7 +178,7 @@ public final class SafeTarExtractor {
     }
 
     private func extract(_ stream: LayerStream, label: String) throws(ArchiveError) -> (digest: SHA256Digest, size: Int64) {
-        let source = SafeTarLayerSource(stream)
+        let source = SafeTarLayerSource(stream, label: label)
         // withExtendedLifetime: libarchive holds the source unretained.
         return try withExtendedLifetime(source) { () throws(ArchiveError) in
             guard let archive = archive_read_new() else { throw ArchiveError(path: label, reason: "libarchive: out of memory") }
@@ -194,6 +202,10 @@ public final class SafeTarExtractor {
             // lists what comes after them (GNU tar -i) must see no more than we do.
             let consumed = archive_filter_bytes(archive, 0)
             try source.drain()
+            if let unseen = source.claimValidatedEntry() {
+                throw ArchiveError(path: "\(label): \(SafeTarPath.display(unseen.name))",
+                                   reason: "is an entry a strict tar reader finds after the last one libarchive reported; refusing the layer")
+            }
             guard source.count == consumed else {
                 throw ArchiveError(path: label, reason: "has \(source.count - consumed) bytes after its end-of-archive blocks")
             }
@@ -230,6 +242,14 @@ public final class SafeTarExtractor {
 
         let type = archive_entry_filetype(entry) & 0o170000
         let isDirectory = type == 0o040000
+        // The entry every reader sees, or a refusal: libarchive must agree
+        // with the strict reading of the same bytes before any other check.
+        let reported = ReportedEntry(name: raw, type: UInt32(type), size: archive_entry_size(entry),
+                                     mode: UInt32(archive_entry_mode(entry)) & 0o7777,
+                                     isLink: archive_entry_hardlink(entry) != nil || archive_entry_symlink(entry) != nil)
+        if let disagreement = Self.disagreement(strict: source.claimValidatedEntry(), libarchive: reported) {
+            throw refuse(disagreement)
+        }
         let path: SafeTarPath
         switch SafeTarPath.parse(raw, as: .archiveEntry(isDirectory: isDirectory)) {
         case .success(let parsed): path = parsed
@@ -323,6 +343,7 @@ public final class SafeTarExtractor {
             let status = archive_read_data_block(archive, &block, &count, &offset)
             if status == ARCHIVE_EOF { break }
             guard status == ARCHIVE_OK else {
+                if let refusal = source.refusal { throw refusal }
                 if let error = source.error { throw ArchiveError(path: place, reason: "reading the layer: \(error.description)") }
                 let message = Self.libarchiveMessage(archive)
                 let damage = message.lowercased().contains("truncated") ? "is truncated" : "is damaged"
@@ -360,12 +381,46 @@ public final class SafeTarExtractor {
     /// The error for a libarchive failure: a read error from the source if
     /// there was one, else libarchive's own message.
     private func libarchiveFailure(_ archive: OpaquePointer, _ source: SafeTarLayerSource, at place: String) -> ArchiveError {
+        if let refusal = source.refusal { return refusal }
         if let error = source.error { return ArchiveError(path: place, reason: "reading the layer: \(error.description)") }
         let message = Self.libarchiveMessage(archive)
         if message.lowercased().contains("truncated") {
             return ArchiveError(path: place, reason: "the archive is truncated (libarchive: \(message))")
         }
         return ArchiveError(path: place, reason: "libarchive: \(message)")
+    }
+
+    /// An entry as libarchive reports it, for the cross-check.
+    struct ReportedEntry {
+        let name: [UInt8]
+        /// The st_mode file-type bits.
+        let type: UInt32
+        let size: Int64
+        let mode: UInt32
+        let isLink: Bool
+    }
+
+    /// Why libarchive's entry is not the strict reader's next one (a
+    /// phrase following the entry's name), or nil if they agree.
+    static func disagreement(strict: TarProfileEntry?, libarchive: ReportedEntry) -> String? {
+        let differ = "libarchive and a strict tar reader disagree on the layer"
+        guard let strict else {
+            return "is an entry libarchive reports but a strict tar reader does not find there; \(differ)"
+        }
+        if strict.name != libarchive.name {
+            return "is what libarchive names this entry, a strict tar reader '\(SafeTarPath.display(strict.name))'; \(differ)"
+        }
+        let kind = libarchive.isLink ? "link" : libarchive.type == 0o040000 ? "directory" : libarchive.type == 0o100000 ? "regular file" : "special file"
+        if kind != (strict.isDirectory ? "directory" : "regular file") {
+            return "is a \(kind) to libarchive, a \(strict.isDirectory ? "directory" : "regular file") to a strict tar reader; \(differ)"
+        }
+        if libarchive.size != strict.size {
+            return "is \(libarchive.size) bytes to libarchive, \(strict.size) to a strict tar reader; \(differ)"
+        }
+        if libarchive.mode != strict.mode {
+            return "has mode 0\(String(libarchive.mode, radix: 8)) to libarchive, 0\(String(strict.mode, radix: 8)) to a strict tar reader; \(differ)"
+        }
+        return nil
     }
 
     private static func libarchiveMessage(_ archive: OpaquePointer) -> String {

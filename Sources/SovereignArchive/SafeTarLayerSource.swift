@@ -16,6 +16,11 @@ import SovereignCrypto
 /// libarchive has moved on (call k+1) and after its background hash has
 /// finished (its group is waited on). The hash runs on a serial queue, so
 /// it sees the chunks in file order.
+///
+/// Every chunk is also held to the layer tar profile (`TarProfileValidator`)
+/// before libarchive sees it: a chunk that departs from it is never handed
+/// over (the read fails, and `refusal` says why), and the entries it
+/// validated wait in order for the extractor to compare with libarchive's.
 final class SafeTarLayerSource {
     static let chunkSize = FileHashing.chunkSize
     /// Bytes kept from the end of the stream: the two end-of-archive blocks.
@@ -32,11 +37,16 @@ final class SafeTarLayerSource {
     private(set) var count: Int64 = 0
     /// The read error, kept for the caller: the C callback can only return -1.
     private(set) var error: ArchiveError?
+    /// The layer's first departure from the tar profile, kept likewise.
+    private(set) var refusal: ArchiveError?
+    private var validator: TarProfileValidator
     /// The last `tailSize` bytes read (fewer if the stream is shorter).
     private(set) var tail: [UInt8] = []
 
-    init(_ stream: LayerStream) {
+    /// - Parameter label: names the layer in the profile's refusals.
+    init(_ stream: LayerStream, label: String) {
         self.stream = stream
+        validator = TarProfileValidator(label: label)
         buffers = (0..<2).map { _ in UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunkSize, alignment: 64) }
     }
 
@@ -46,9 +56,10 @@ final class SafeTarLayerSource {
         for buffer in buffers { buffer.deallocate() }
     }
 
-    /// The next chunk of the file (empty at the end), or nil after a read error.
+    /// The next chunk of the file (empty at the end), or nil after a read
+    /// error or a departure from the tar profile.
     func next() -> UnsafeRawBufferPointer? {
-        if error != nil { return nil }
+        if error != nil || refusal != nil { return nil }
         if atEnd { return UnsafeRawBufferPointer(start: nil, count: 0) }
         which ^= 1
         pending[which].wait()
@@ -58,10 +69,18 @@ final class SafeTarLayerSource {
             return nil
         }
         if n == 0 {
+            do { try validator.finish() } catch {
+                refusal = error
+                return nil
+            }
             atEnd = true
             return UnsafeRawBufferPointer(start: nil, count: 0)
         }
         let chunk = UnsafeRawBufferPointer(rebasing: buffers[which][0..<n])
+        do { try validator.consume(chunk) } catch {
+            refusal = error
+            return nil
+        }
         if n >= Self.tailSize {
             tail = Array(chunk[(n - Self.tailSize)...])
         } else {
@@ -81,12 +100,19 @@ final class SafeTarLayerSource {
     }
 
     /// Reads whatever libarchive did not ask for (the end-of-archive blocks'
-    /// padding, or anything after them), so the digest covers the whole file.
+    /// padding, or anything after them), so the digest covers the whole file
+    /// and the profile sees the layer's end.
     func drain() throws(ArchiveError) {
         while true {
-            guard let chunk = next() else { throw error ?? ArchiveError(path: "layer", reason: "read failed") }
+            guard let chunk = next() else { throw refusal ?? error ?? ArchiveError(path: "layer", reason: "read failed") }
             if chunk.isEmpty { return }
         }
+    }
+
+    /// The next entry the profile validated, in archive order, for the
+    /// extractor to compare with what libarchive reports; nil if none waits.
+    func claimValidatedEntry() -> TarProfileEntry? {
+        validator.claimEntry()
     }
 
     /// The SHA-256 and size of everything read; call after `drain()`.
