@@ -42,3 +42,16 @@ static inline int sovereign_renameat_noreplace(int fromfd, const char *from, int
     return -1;
 #endif
 }
+
+/// renameat(2) that swaps the two names atomically (renameat2 with
+/// RENAME_EXCHANGE): at every instant each name holds one of the two
+/// entries, never nothing. Both must exist. Returns 0 or -1 with errno set;
+/// ENOSYS or EINVAL where the kernel or file system lacks it.
+static inline int sovereign_renameat_exchange(int fromfd, const char *from, int tofd, const char *to) {
+#ifdef SYS_renameat2
+    return (int)syscall(SYS_renameat2, fromfd, from, tofd, to, 2 /* RENAME_EXCHANGE */);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}

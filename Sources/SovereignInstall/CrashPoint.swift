@@ -8,6 +8,8 @@ import Glibc
 public enum CrashPoint: String, CaseIterable, Sendable {
     case locked = "locked"
     case extracted = "extracted"
+    /// A damaged stored tree has just been exchanged for a fresh one (repair only).
+    case exchanged = "exchanged"
     case stored = "stored"
     case stateWritten = "state-written"
     case previousSwapped = "previous-swapped"

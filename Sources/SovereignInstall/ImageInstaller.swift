@@ -10,7 +10,8 @@ import SovereignImage
 /// Order, chosen so that a crash (kill -9) anywhere leaves `current` on a
 /// complete tree and the anti-rollback mark never behind what `current`
 /// points to:
-///  1. lock R/.lock; remove leftovers of an interrupted run;
+///  1. lock R/.lock (R and R/store made if missing, their ownership and
+///     modes checked); remove leftovers of an interrupted run;
 ///  2. read the image through `ImageSource` (every small blob checked, the
 ///     same reader and rules as `verify`), ask `decide` whether to trust it
 ///     (signatures, policy, sequence against the recorded mark);
@@ -25,8 +26,9 @@ import SovereignImage
 /// Every byte given is checked on every run. If a tree of the image's name
 /// is already stored (it is current, or was installed before), the layers
 /// are still read and checked, and the stored tree is checked byte for byte
-/// against the signed list; a tree that fails (planted, damaged, half
-/// removed) is moved aside and replaced by a fresh extraction.
+/// against the signed list, its ownership and modes; a tree that fails
+/// (planted, damaged, half removed) is exchanged for a fresh extraction in
+/// one rename, then removed.
 public struct ImageInstaller {
     /// The trust decision, made by the caller from the verified image and
     /// the recorded anti-rollback mark; throws to refuse.
@@ -55,20 +57,22 @@ public struct ImageInstaller {
     }
 
     public func install(_ image: String, decide: Decision) throws(InstallError) -> Result {
-        // A refused install into a root that did not exist leaves no root behind.
-        let rootExisted = FileSystem.exists(root.path)
+        let lock = try root.lock(wait: waitForLock, create: true)
+        defer { lock.release() }
         do {
             return try installLocked(image, decide: decide)
         } catch {
-            if !rootExisted { try? DirectoryTree.remove(path: root.path) }
+            // A refused install into a root it made leaves no root behind,
+            // decided here, still holding the lock: only the root this
+            // process's mkdir made, and only while nobody has written into
+            // it (no state.json, no link, no stored tree). Another
+            // installer's root, or one it has written into, is never removed.
+            if let made = lock.createdRoot { root.removeIfUntouched(made) }
             throw error
         }
     }
 
     private func installLocked(_ image: String, decide: Decision) throws(InstallError) -> Result {
-        try root.prepare()
-        let lock = try root.lock(wait: waitForLock)
-        defer { lock.release() }
         CrashPoint.locked.reached()
         try root.removeLeftovers()
         var state = try root.readState()
@@ -80,7 +84,8 @@ public struct ImageInstaller {
         guard let digest = verified.manifestDigest else { throw InstallError(image, "image manifest digest is not sha256") }
         let listing = verified.listing
         let expected = listing.signedFiles(indexFileBytes: verified.imageIndexFile)
-        let oldCurrent = root.target(of: "current")
+        let oldCurrent = try root.target(of: "current")
+        _ = try root.target(of: "previous")  // refused now if it is not a link to store/<hex>, before anything is written
         let store = try system { () throws(SystemError) in try DirectoryHandle.open(root.store) }
         let name = Array(digest.hex.utf8)
 
@@ -111,13 +116,13 @@ public struct ImageInstaller {
             outcome = .installed
         }
 
-        let result = { (outcome: Result.Outcome) in
+        let result = { (outcome: Result.Outcome) throws(InstallError) in
             Result(outcome: outcome, digest: digest.prefixed, name: listing.name, version: listing.version, sequence: listing.sequence,
-                   previous: root.target(of: "previous"), bytesRead: bytesRead)
+                   previous: try root.target(of: "previous"), bytesRead: bytesRead)
         }
         let record = InstallState.Image(name: listing.name, version: listing.version, sequence: listing.sequence,
                                         imageIndexSHA256: SHA256.hash(verified.imageIndexFile).hex)
-        if outcome == .alreadyCurrent, state.images[digest.prefixed] == record { return result(.alreadyCurrent) }
+        if outcome == .alreadyCurrent, state.images[digest.prefixed] == record { return try result(.alreadyCurrent) }
         state.highestSequence = max(state.highestSequence ?? listing.sequence, listing.sequence)
         state.images[digest.prefixed] = record
         let action = outcome == .installed ? "install" : outcome == .repaired ? "repair" : "reinstall"
@@ -130,7 +135,7 @@ public struct ImageInstaller {
         CrashPoint.previousSwapped.reached()
         try root.point("current", at: digest.hex)
         CrashPoint.currentSwapped.reached()
-        return result(outcome == .alreadyCurrent ? .switched : outcome)
+        return try result(outcome == .alreadyCurrent ? .switched : outcome)
     }
 
     /// Extracts every layer into a fresh `.partial-*` in the store, checks
@@ -154,17 +159,25 @@ public struct ImageInstaller {
     }
 
     /// Replaces a stored tree that failed its check: a fresh extraction is
-    /// made first, then the bad tree is renamed aside and removed.
+    /// made first, then the two are exchanged in one rename (renameat2
+    /// RENAME_EXCHANGE), so at every instant the image's name holds the old
+    /// tree or the new one, never nothing (a kill between two renames once
+    /// left `current` dangling, and the next gc removed both trees). The
+    /// old tree, now under the `.partial-*` name, is removed last; if that
+    /// is interrupted, the next run removes it as a leftover.
     private func replaceStoredTree(_ name: [UInt8], in store: borrowing DirectoryHandle, with verified: VerifiedImage,
                                    expected: [SignedFile]) throws(InstallError) {
         let fresh = try extractFresh(verified, expected: expected, in: store)
-        let aside = Array(".trash-\(String(decoding: name, as: UTF8.self))-\(getpid())".utf8)
+        do { try store.exchange(fresh.name, with: name) } catch {
+            try? DirectoryTree.remove(fresh.name, in: store)
+            throw InstallError(store.childPath(name), "cannot exchange the damaged tree for a fresh one in one step (\(error.reason)); this file system must support renameat2 RENAME_EXCHANGE")
+        }
+        CrashPoint.exchanged.reached()
+        try system { () throws(SystemError) in try store.sync() }
+        CrashPoint.stored.reached()
         try system { () throws(SystemError) in
-            try store.rename(name, to: aside)
-            try store.rename(fresh.name, to: name)
+            try DirectoryTree.remove(fresh.name, in: store)
             try store.sync()
         }
-        CrashPoint.stored.reached()
-        try system { () throws(SystemError) in try DirectoryTree.remove(aside, in: store) }
     }
 }

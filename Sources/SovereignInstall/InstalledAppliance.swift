@@ -39,7 +39,8 @@ public struct InstalledAppliance: Sendable {
 
     /// Opens the image `current` points to in `root` (or `link`, e.g. "previous").
     public static func open(_ root: InstallRoot, link: String = "current") throws(InstallError) -> InstalledAppliance {
-        guard let hex = root.target(of: link), let digest = SHA256Digest(hex: hex), digest.hex == hex else {
+        try root.checkOwnership()
+        guard let hex = try root.target(of: link), let digest = SHA256Digest(hex: hex), digest.hex == hex else {
             throw InstallError(root.path + "/" + link, "nothing is installed (no valid link to store/<digest>)")
         }
         let state = try root.readState()
@@ -51,16 +52,28 @@ public struct InstalledAppliance: Sendable {
         }
         let treePath = root.store + "/" + hex
         let indexPlace = treePath + "/" + ImageLayout.indexFile
-        let indexBytes: [UInt8]
-        do { indexBytes = try FileSystem.readFile(indexPlace, limit: 4 << 20) } catch { throw InstallError.from(error) }
+        let store = try system { () throws(SystemError) in try DirectoryHandle.open(root.store) }
+        let indexBytes = try readIndexFile(Array(hex.utf8), in: store)
         let indexDigest = SHA256.hash(indexBytes)
         guard indexDigest == recorded else {
             throw InstallError(indexPlace, "sha256 is \(indexDigest.hex), the installer verified \(recorded.hex)")
         }
         let listing: SignedImageListing
         do { listing = try SignedImageListing(json: indexBytes, source: indexPlace) } catch { throw InstallError.from(error) }
-        let store = try system { () throws(SystemError) in try DirectoryHandle.open(root.store) }
         try InstalledTree.check(Array(hex.utf8), in: store, expected: listing.signedFiles(indexFileBytes: indexBytes))
         return InstalledAppliance(manifestDigest: digest.prefixed, listing: listing, imageIndexSHA256: indexDigest, treePath: treePath)
+    }
+
+    /// The tree's `sovereign/image.json`, opened one component at a time
+    /// beneath the store, never through a symlink, a regular file only.
+    private static func readIndexFile(_ tree: [UInt8], in store: borrowing DirectoryHandle) throws(InstallError) -> [UInt8] {
+        let components = ImageLayout.indexFile.utf8.split(separator: UInt8(ascii: "/")).map { Array($0) }
+        guard let fileName = components.last else { throw InstallError(ImageLayout.indexFile, "is not a path") }
+        var directory = try system { () throws(SystemError) in try store.openDirectory(tree) }
+        for component in components.dropLast() {
+            let next = try system { () throws(SystemError) in try directory.openDirectory(component) }
+            directory = next
+        }
+        do { return try directory.readRegularFile(fileName, limit: 4 << 20) } catch { throw InstallError.from(error) }
     }
 }

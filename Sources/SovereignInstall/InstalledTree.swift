@@ -11,6 +11,12 @@ import SovereignImage
 /// trusted only after this check, never because a directory of the right
 /// name exists: a name is predictable (builds are reproducible), so a
 /// planted or half-deleted tree must not pass for an installed one.
+///
+/// Content is not all: every directory and file must also be this
+/// process's (effective uid and gid) with exactly the modes the installer
+/// sets (directories 0555, files 0444 or 0555). A tree planted with the
+/// right bytes but its planter's ownership or a writable mode would stay
+/// the planter's to change after it was adopted.
 enum InstalledTree {
     /// - Parameters:
     ///   - name: the tree's directory name below `parent` (a manifest hex digest).
@@ -28,6 +34,7 @@ enum InstalledTree {
             }
         }
         let tree = try system { () throws(SystemError) in try parent.openDirectory(name) }
+        try checkOwnership(try system { () throws(SystemError) in try tree.status() }, at: tree.path)
         var seen = 0
         try visit(tree, prefix: [], wanted: wanted, directories: directories, seen: &seen)
         guard seen == wanted.count else {
@@ -45,7 +52,9 @@ enum InstalledTree {
                 switch info.st_mode & S_IFMT {
                 case S_IFDIR:
                     guard directories.contains(path) else { throw InstallError(place, "is a directory the signed image does not have") }
-                    try visit(try system { () throws(SystemError) in try directory.openDirectory(name) }, prefix: path, wanted: wanted, directories: directories, seen: &seen)
+                    let subdirectory = try system { () throws(SystemError) in try directory.openDirectory(name) }
+                    try checkOwnership(try system { () throws(SystemError) in try subdirectory.status() }, at: subdirectory.path)
+                    try visit(subdirectory, prefix: path, wanted: wanted, directories: directories, seen: &seen)
                 case S_IFREG:
                     guard let file = wanted[path] else { throw InstallError(place, "is not in the signed file list") }
                     let (descriptor, size) = try system { () throws(SystemError) in try directory.openRegularFile(name) }
@@ -55,11 +64,28 @@ enum InstalledTree {
                     guard digest == file.sha256 else {
                         throw InstallError(place, "sha256 is \(digest.hex), the signed image lists \(file.sha256.hex)")
                     }
+                    // After the content, so an edited file is reported as edited.
+                    try checkOwnership(try system { () throws(SystemError) in try descriptor.status() }, at: place)
                     seen += 1
                 default:
                     throw InstallError(place, "is neither a regular file nor a directory")
                 }
             }
+    }
+
+    /// Owned by this process's effective uid and gid, with exactly the
+    /// mode the installer sets (`DirectoryTree.makeReadOnly`).
+    static func checkOwnership(_ info: stat, at place: String) throws(InstallError) {
+        let user = geteuid(), group = getegid()
+        guard info.st_uid == user, info.st_gid == group else {
+            throw InstallError(place, "is owned by uid \(info.st_uid) gid \(info.st_gid), not by this installer (uid \(user) gid \(group))")
+        }
+        let mode = info.st_mode & 0o7777
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            guard mode == 0o555 else { throw InstallError(place, "has mode \(octal(mode)), the installer sets directories to 0555") }
+        } else {
+            guard mode == 0o444 || mode == 0o555 else { throw InstallError(place, "has mode \(octal(mode)), the installer sets files to 0444 or 0555") }
+        }
     }
 
     /// SHA-256 of exactly `size` bytes of an open file.

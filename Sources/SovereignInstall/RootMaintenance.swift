@@ -20,17 +20,21 @@ public enum RootMaintenance {
     public static func status(_ root: InstallRoot) throws(InstallError) -> RootStatus {
         guard FileSystem.isDirectory(root.path) else { throw InstallError(root.path, "no such appliance root") }
         let state = try root.readState()
-        func entry(_ link: String) -> RootStatus.Entry? {
-            root.target(of: link).map { RootStatus.Entry(digest: "sha256:" + $0, image: state.images["sha256:" + $0]) }
+        func entry(_ link: String) throws(InstallError) -> RootStatus.Entry? {
+            try root.target(of: link).map { RootStatus.Entry(digest: "sha256:" + $0, image: state.images["sha256:" + $0]) }
         }
         let stored = try root.storedTrees()
-        return RootStatus(current: entry("current"), previous: entry("previous"), highestSequence: state.highestSequence,
+        return RootStatus(current: try entry("current"), previous: try entry("previous"), highestSequence: state.highestSequence,
                           stored: stored.map { "sha256:" + $0 }, history: state.history)
     }
 
     /// Makes `previous` current again (and the current one previous). The
     /// anti-rollback mark stays where it is: rolling back is an operator's
     /// deliberate act, recorded in the history, not a way to lower the floor.
+    /// The previous tree is checked first as `InstalledAppliance.open`
+    /// checks a tree (against its own signed image.json, whose digest
+    /// state.json recorded at install, byte for byte, ownership and modes):
+    /// a tampered or half-removed tree is refused, never switched to.
     public static func rollback(_ root: InstallRoot, now: Int64, wait: Bool = true) throws(InstallError) -> (from: String, to: String) {
         guard FileSystem.isDirectory(root.path) else { throw InstallError(root.path, "no such appliance root") }
         let lock = try root.lock(wait: wait)
@@ -38,12 +42,16 @@ public enum RootMaintenance {
         CrashPoint.locked.reached()
         try root.removeLeftovers()
         var state = try root.readState()
-        guard let current = root.target(of: "current") else { throw InstallError(root.path + "/current", "nothing is installed") }
-        guard let previous = root.target(of: "previous"), previous != current else {
+        guard let current = try root.target(of: "current") else { throw InstallError(root.path + "/current", "nothing is installed") }
+        guard let previous = try root.target(of: "previous"), previous != current else {
             throw InstallError(root.path + "/previous", "there is no previous image to roll back to")
         }
-        guard FileSystem.isDirectory(root.store + "/" + previous) else {
+        let stored = try system { () throws(SystemError) in try DirectoryHandle.open(root.store).status(Array(previous.utf8)) }
+        guard let stored, (stored.st_mode & S_IFMT) == S_IFDIR else {
             throw InstallError(root.store + "/" + previous, "the previous image is no longer stored")
+        }
+        do { _ = try InstalledAppliance.open(root, link: "previous") } catch {
+            throw InstallError(error.thing, "\(error.reason) (the previous image fails its check: not rolling back to it)")
         }
         state.history.append(InstallState.Event(action: "rollback", digest: "sha256:" + previous,
                                                 sequence: state.images["sha256:" + previous]?.sequence ?? -1, time: Timestamp.format(now)))
@@ -65,7 +73,9 @@ public enum RootMaintenance {
         let lock = try root.lock(wait: wait)
         defer { lock.release() }
         try root.removeLeftovers()
-        let keep = Set([root.target(of: "current"), root.target(of: "previous")].compactMap { $0 })
+        // A link that is not exactly store/<hex> is refused here: read as
+        // absent, the tree it means would be removed.
+        let keep = Set([try root.target(of: "current"), try root.target(of: "previous")].compactMap { $0 })
         var removed: [String] = []
         for name in try root.storedTrees() where !keep.contains(name) {
             let aside = Array(".trash-\(name)".utf8)

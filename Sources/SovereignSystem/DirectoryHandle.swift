@@ -9,7 +9,8 @@ import Glibc
 /// refuses to leave the directory.
 public struct DirectoryHandle: ~Copyable {
     public let rawValue: Int32
-    /// The path it was opened from, for error messages.
+    /// The path it was opened from, for error messages (shortened past
+    /// `DisplayPath.limit` bytes, so deep walks stay linear in memory).
     public let path: String
 
     private init(rawValue: Int32, path: String) {
@@ -30,16 +31,17 @@ public struct DirectoryHandle: ~Copyable {
         return DirectoryHandle(rawValue: fd, path: path)
     }
 
-    /// The path of a child, for messages (the name shown safely).
+    /// The path of a child, for messages (the name shown safely, the
+    /// whole bounded by `DisplayPath`).
     public func childPath(_ name: [UInt8]) -> String {
-        path + "/" + String(decoding: name, as: UTF8.self)
+        DisplayPath.child(path, name)
     }
 
     /// Checks a single component at the system-call boundary.
     static func checkName(_ name: [UInt8], in directory: String, operation: String) throws(SystemError) {
         let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
         if name.isEmpty || name == [dot] || name == [dot, dot] || name.contains(slash) || name.contains(0) {
-            throw SystemError(path: directory + "/" + String(decoding: name, as: UTF8.self),
+            throw SystemError(path: DisplayPath.child(directory, name),
                               operation: operation + " (not a single path component)", errno: EINVAL)
         }
     }
@@ -48,8 +50,8 @@ public struct DirectoryHandle: ~Copyable {
     private func openBeneath(_ name: [UInt8], flags: Int32, mode: mode_t = 0, operation: String) throws(SystemError) -> Int32 {
         try Self.checkName(name, in: path, operation: operation)
         let cName = name + [0]
-        return try retryingOnInterrupt(path: childPath(name), operation: operation) {
-            cName.withUnsafeBufferPointer { buffer in
+        while true {
+            let fd = cName.withUnsafeBufferPointer { buffer in
                 buffer.withMemoryRebound(to: CChar.self) { chars -> Int32 in
                     let fd = LinuxCalls.openBeneath(rawValue, chars.baseAddress!, flags, UInt32(mode))
                     if fd >= 0 || errno != ENOSYS { return fd }
@@ -57,6 +59,11 @@ public struct DirectoryHandle: ~Copyable {
                     return openat(rawValue, chars.baseAddress!, flags | O_NOFOLLOW, mode)
                 }
             }
+            if fd >= 0 { return fd }
+            let code = errno
+            if code == EINTR { continue }
+            // The path is made only for the message: a deep walk opens a directory per level.
+            throw SystemError(path: childPath(name), operation: operation, errno: code)
         }
     }
 
@@ -108,6 +115,50 @@ public struct DirectoryHandle: ~Copyable {
         return try FileDescriptor.adoptRegular(fd, path: childPath(name))
     }
 
+    /// Opens the regular file `name` for reading and writing, creating it
+    /// (with `mode`, less the umask) if nothing is there: for lock files.
+    /// A symlink is never followed (ELOOP), and anything but a regular
+    /// file is refused without blocking, as `openRegularFile` does.
+    public func openOrCreateRegularFile(_ name: [UInt8], mode: mode_t = 0o644) throws(SystemError) -> FileDescriptor {
+        let fd = try openBeneath(name, flags: O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, mode: mode, operation: "openat")
+        return try FileDescriptor.adoptRegular(fd, path: childPath(name)).file
+    }
+
+    /// The whole of the regular file `name`, never through a symlink,
+    /// refusing one over `limit` bytes.
+    public func readRegularFile(_ name: [UInt8], limit: Int) throws(FileSystemError) -> [UInt8] {
+        let file: FileDescriptor, size: Int64
+        do { (file, size) = try openRegularFile(name) } catch {
+            if error.errno == EINVAL { throw .notRegularFile(childPath(name)) }
+            throw .system(error)
+        }
+        defer { file.closeIgnoringErrors() }
+        guard size <= limit else { throw .tooLarge(file.path, size: size, limit: limit) }
+        var bytes = [UInt8](repeating: 0, count: Int(size))
+        let read = bytes.withUnsafeMutableBytes { raw in Result { () throws(SystemError) in try file.readFully(into: raw) } }
+        let count: Int
+        do { count = try read.get() } catch { throw .system(error) }
+        bytes.removeSubrange(count...)
+        return bytes
+    }
+
+    /// The target of the symlink `name`, as bytes; nil if nothing is
+    /// there. Anything there that is not a symlink fails with EINVAL.
+    public func readLink(_ name: [UInt8]) throws(SystemError) -> [UInt8]? {
+        try Self.checkName(name, in: path, operation: "readlinkat")
+        var buffer = [UInt8](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = withCName(name) { cName in
+            buffer.withUnsafeMutableBufferPointer { raw in
+                raw.withMemoryRebound(to: CChar.self) { readlinkat(rawValue, cName, $0.baseAddress!, $0.count) }
+            }
+        }
+        if count < 0 {
+            if errno == ENOENT { return nil }
+            throw SystemError(path: childPath(name), operation: "readlinkat", errno: errno)
+        }
+        return Array(buffer[0..<count])
+    }
+
     /// lstat of `name`, or nil if nothing is there.
     public func status(_ name: [UInt8]) throws(SystemError) -> stat? {
         try Self.checkName(name, in: path, operation: "fstatat")
@@ -131,6 +182,17 @@ public struct DirectoryHandle: ~Copyable {
         try Self.checkName(newName, in: path, operation: "renameat2")
         let result = withCName(name) { from in withCName(newName) { to in LinuxCalls.renameNoReplace(rawValue, from, rawValue, to) } }
         guard result == 0 else { throw SystemError(path: childPath(newName), operation: "renameat2", errno: errno) }
+    }
+
+    /// Swaps `name` and `otherName` in this directory in one step
+    /// (renameat2 with RENAME_EXCHANGE): at every instant each name holds
+    /// one of the two entries, never nothing, so a kill cannot leave a name
+    /// empty. Both must exist; EINVAL where the file system cannot.
+    public func exchange(_ name: [UInt8], with otherName: [UInt8]) throws(SystemError) {
+        try Self.checkName(name, in: path, operation: "renameat2 (exchange)")
+        try Self.checkName(otherName, in: path, operation: "renameat2 (exchange)")
+        let result = withCName(name) { from in withCName(otherName) { to in LinuxCalls.renameExchange(rawValue, from, rawValue, to) } }
+        guard result == 0 else { throw SystemError(path: childPath(name), operation: "renameat2 (exchange)", errno: errno) }
     }
 
     public func setMode(_ mode: mode_t) throws(SystemError) {
@@ -179,6 +241,13 @@ public struct DirectoryHandle: ~Copyable {
 }
 
 extension FileDescriptor {
+    /// fstat of the open file.
+    public func status() throws(SystemError) -> stat {
+        var info = stat()
+        _ = try retryingOnInterrupt(path: path, operation: "fstat") { fstat(rawValue, &info) }
+        return info
+    }
+
     /// Takes over `fd` if it is a regular file; closes it and fails otherwise.
     /// Clears O_NONBLOCK (opened that way only so a FIFO cannot block the open).
     static func adoptRegular(_ fd: Int32, path: String) throws(SystemError) -> (file: FileDescriptor, size: Int64) {
@@ -203,6 +272,9 @@ extension FileDescriptor {
 /// depth: the walk holds one descriptor at a time (climbing back with ".."
 /// and checking it lands on the directory it left), so neither PATH_MAX nor
 /// the descriptor limit bounds the depth, and every failure is reported.
+/// Memory is linear in the depth: a level keeps its name, its identity and
+/// the subdirectories still to visit, and paths exist only for messages,
+/// bounded by `DisplayPath`.
 public enum DirectoryTree {
     /// Removes `name` below `parent` and everything under it, making
     /// directories writable as it goes (installed trees are read-only).
@@ -220,16 +292,23 @@ public enum DirectoryTree {
         try remove(Array(FileSystem.baseName(path).utf8), in: parent)
     }
 
-    /// Makes the tree `name` below `parent` read-only: files 0444 (0555 if
-    /// any execute bit), directories 0555, children before their directory.
+    /// Makes the tree `name` below `parent` read-only and this process's:
+    /// files 0444 (0555 if any execute bit), directories 0555, children
+    /// before their directory, and each entry's group this process's
+    /// effective group where it differs (a set-group-ID directory above
+    /// hands its own group down), so the tree passes an ownership check.
     public static func makeReadOnly(_ name: [UInt8], in parent: borrowing DirectoryHandle) throws(SystemError) {
+        let group = getegid()
         try walk(name, in: parent, enter: { _ throws(SystemError) in },
                  file: { (directory, child, info) throws(SystemError) in
                      guard (info.st_mode & S_IFMT) == S_IFREG else { return }
                      let mode: mode_t = (info.st_mode & 0o111) != 0 ? 0o555 : 0o444
-                     try directory.checkedChmod(child, mode)
+                     try directory.checkedChmod(child, mode, group: info.st_gid == group ? nil : group)
                  },
-                 leave: { (directory, _, _) throws(SystemError) in try directory.setMode(0o555) })
+                 leave: { (directory, _, _) throws(SystemError) in
+                     if try directory.status().st_gid != group { try directory.setGroup(group) }
+                     try directory.setMode(0o555)
+                 })
     }
 
     /// Post-order walk of the directory `name` below `parent`: `enter` on
@@ -242,8 +321,10 @@ public enum DirectoryTree {
         leave: (borrowing DirectoryHandle, borrowing DirectoryHandle, [UInt8]) throws(SystemError) -> Void
     ) throws(SystemError) {
         // One frame a level: the name, its identity (to check '..' lands
-        // back where it left), and the subdirectories still to visit.
-        struct Frame { let name: [UInt8]; let path: String; let device: UInt; let inode: UInt; var pending: [[UInt8]] }
+        // back where it left), the subdirectories still to visit, and its
+        // path for messages only while that is short (a shortened one is
+        // rebuilt from the child's on the way up), so memory stays linear.
+        struct Frame { let name: [UInt8]; let shortPath: String?; let device: UInt; let inode: UInt; var pending: [[UInt8]] }
         var frames: [Frame] = []
         var current = try parent.openDirectory(name)
         func open(_ directory: borrowing DirectoryHandle, as name: [UInt8]) throws(SystemError) -> Frame {
@@ -254,7 +335,8 @@ public enum DirectoryTree {
                 if (info.st_mode & S_IFMT) == S_IFDIR { subdirectories.append(child) } else { try file(directory, child, info) }
             }
             let info = try directory.status()
-            return Frame(name: name, path: directory.path, device: UInt(info.st_dev), inode: UInt(info.st_ino),
+            let shortened = directory.path.utf8.count > DisplayPath.limit / 2 || directory.path.contains(DisplayPath.elision)
+            return Frame(name: name, shortPath: shortened ? nil : directory.path, device: UInt(info.st_dev), inode: UInt(info.st_ino),
                          pending: subdirectories.reversed())
         }
         frames.append(try open(current, as: name))
@@ -271,9 +353,9 @@ public enum DirectoryTree {
             if frames.isEmpty {
                 up = try parent.duplicate()
             } else {
-                up = try current.openParent(path: frames[frames.count - 1].path)
-                let info = try up.status()
                 let expected = frames[frames.count - 1]
+                up = try current.openParent(path: expected.shortPath ?? DisplayPath.parent(of: current.path))
+                let info = try up.status()
                 guard UInt(info.st_dev) == expected.device, UInt(info.st_ino) == expected.inode else {
                     throw SystemError(path: up.path, operation: "openat .. (the tree moved while it was walked)", errno: ESTALE)
                 }
@@ -293,10 +375,19 @@ extension DirectoryHandle {
         return DirectoryHandle(rawValue: fd, path: path)
     }
 
-    /// chmod of a regular file through its own descriptor, never a path.
-    fileprivate func checkedChmod(_ name: [UInt8], _ mode: mode_t) throws(SystemError) {
+    /// Sets this directory's group (its owner unchanged).
+    public func setGroup(_ group: gid_t) throws(SystemError) {
+        _ = try retryingOnInterrupt(path: path, operation: "fchown") { fchown(rawValue, uid_t.max, group) }
+    }
+
+    /// chmod (and, given a group, chown to it) of a regular file through
+    /// its own descriptor, never a path.
+    fileprivate func checkedChmod(_ name: [UInt8], _ mode: mode_t, group: gid_t? = nil) throws(SystemError) {
         let file = try openRegularFile(name).file
         defer { file.closeIgnoringErrors() }
+        if let group {
+            _ = try retryingOnInterrupt(path: file.path, operation: "fchown") { fchown(file.rawValue, uid_t.max, group) }
+        }
         _ = try retryingOnInterrupt(path: file.path, operation: "fchmod") { fchmod(file.rawValue, mode) }
     }
 }

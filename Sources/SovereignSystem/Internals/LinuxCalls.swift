@@ -14,4 +14,10 @@ enum LinuxCalls {
                                 _ to: UnsafePointer<CChar>) -> Int32 {
         sovereign_renameat_noreplace(fromDirectory, from, toDirectory, to)
     }
+
+    /// renameat2 with RENAME_EXCHANGE: swaps two existing names atomically.
+    static func renameExchange(_ fromDirectory: Int32, _ from: UnsafePointer<CChar>, _ toDirectory: Int32,
+                               _ to: UnsafePointer<CChar>) -> Int32 {
+        sovereign_renameat_exchange(fromDirectory, from, toDirectory, to)
+    }
 }
