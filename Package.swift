@@ -47,6 +47,8 @@ let package = Package(
                 swiftSettings: [.unsafeFlags(["-O"])]),
         // Side-by-side inference benchmark driver (bench/inference/run).
         .executableTarget(name: "InferenceBench", dependencies: ["SovereignInference"]),
+        // bench/steering's driver: the layer's cost, corrections, log appends.
+        .executableTarget(name: "SteeringBench", dependencies: ["SovereignSystem", "SovereignFormats", "SovereignPolicy", "SovereignInference", "SovereignSteering", "SovereignLog"]),
         .executableTarget(name: "sovereign", dependencies: ["SovereignCLI"]),
 
         // Helpers shared by the test targets (scratch dirs, processes, seeded bytes).

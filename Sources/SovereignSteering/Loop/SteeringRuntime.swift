@@ -27,8 +27,23 @@ public final class SteeringRuntime {
         case restart, resume
     }
 
+    /// Where the time of the last request went: the layer's own work
+    /// (input rules, retrieval, output checks) against the whole. Kept
+    /// apart from the transcript, which must be the same on every run.
+    public struct Timings: Sendable, Equatable {
+        public var total: Duration = .zero
+        public var inputRules: Duration = .zero
+        public var retrieval: Duration = .zero
+        public var outputChecks: Duration = .zero
+        /// Input rules, retrieval and output checks together.
+        public var layer: Duration { inputRules + retrieval + outputChecks }
+    }
+
     public let session: InferenceSession
     public let layer: ConstraintLayer
+    /// Where the time of the last `respond` went.
+    public private(set) var lastTimings = Timings()
+    private let clock = ContinuousClock()
     public let rules: SteeringRules
     public let index: BM25Index
     /// The correction strategy in use (the layer's, unless overridden).
@@ -67,7 +82,17 @@ public final class SteeringRuntime {
     /// false, with the bare model (same decode settings, no persona, no
     /// passages, no rules): the ablation certification compares against.
     public func respond(to prompt: String, steering: Bool = true) throws(SteeringError) -> SteeringTranscript {
-        steering ? try steered(prompt) : try bare(prompt)
+        lastTimings = Timings()
+        let start = clock.now
+        defer { lastTimings.total = clock.now - start }
+        return steering ? try steered(prompt) : try bare(prompt)
+    }
+
+    /// Runs `body`, adding its time to the timing at `key`.
+    private func timed<T, E: Error>(_ key: WritableKeyPath<Timings, Duration>, _ body: () throws(E) -> T) throws(E) -> T {
+        let start = clock.now
+        defer { lastTimings[keyPath: key] += clock.now - start }
+        return try body()
     }
 
     private func bare(_ prompt: String) throws(SteeringError) -> SteeringTranscript {
@@ -80,7 +105,7 @@ public final class SteeringRuntime {
         var monitor: OutputMonitor? = nil
         let run = try generate(keptText: "", keptTokens: 0, bans: &noBans, monitor: &monitor, attempt: 0)
         let attempt = SteeringTranscript.Attempt(text: run.text, tokens: run.tokens.count, violations: [], blip: nil, keptBytes: nil)
-        return SteeringTranscript(steering: false, strategy: "none", prompt: prompt, redactions: [], passages: [], attempts: [attempt],
+        return SteeringTranscript(steering: false, strategy: "none", prompt: prompt, redactions: [], passages: [], announced: [], attempts: [attempt],
                                   inputViolations: [], outcome: .answered, answer: run.text, refusalReason: nil, finishReason: run.finish,
                                   promptTokens: base.count, reusedPromptTokens: reused)
     }
@@ -88,11 +113,11 @@ public final class SteeringRuntime {
     private func steered(_ rawPrompt: String) throws(SteeringError) -> SteeringTranscript {
         let settings = layer.runtime
         let prompt: String, redactions: [String]
-        switch rules.checkInput(rawPrompt) {
+        switch timed(\.inputRules, { rules.checkInput(rawPrompt) }) {
         case .refuse(let redacted, let violations):
             let findings = violations.map(Self.finding)
             return SteeringTranscript(steering: true, strategy: strategy.rawValue, prompt: redacted, redactions: [], passages: [],
-                                      attempts: [], inputViolations: findings, outcome: .refused, answer: refusalText(findings.first),
+                                      announced: [], attempts: [], inputViolations: findings, outcome: .refused, answer: refusalText(findings.first),
                                       refusalReason: findings.first, finishReason: "content_filter", promptTokens: 0, reusedPromptTokens: 0)
         case .tooLong(let bytes, let limit):
             throw SteeringError("prompt", "is \(bytes) bytes, more than the \(limit) the layer accepts (runtime.json maxPromptBytes)")
@@ -101,12 +126,13 @@ public final class SteeringRuntime {
             redactions = found.map { "\($0.ruleID): \($0.detector.rawValue) → \($0.replacement)" }
         }
 
-        let retrieved = index.search(prompt, k: settings.retrieval.k)
+        let retrieved = timed(\.retrieval) { index.search(prompt, k: settings.retrieval.k) }
         // What answers may draw figures and contacts from: the retrieved
         // passages, then the passage of every rule a blip invoked (the blip
         // names it, so the corrected answer may quote it).
         var passages = retrieved.map(\.passage)
-        let messages: [ChatMessage] = [.system(systemPrompt(passages)), .user(prompt)]
+        let announced = timed(\.inputRules) { rules.requirements(triggeredBy: prompt) }
+        let messages: [ChatMessage] = [.system(systemPrompt(passages, requirements: announced)), .user(prompt)]
         let base: [TokenID]
         do { base = try template.tokens(for: messages, addGenerationPrompt: false, using: session.tokenizer) } catch {
             throw SteeringError.from(error)
@@ -124,20 +150,21 @@ public final class SteeringRuntime {
         /// After a `maxLength` resume: the kept sentences are the whole answer.
         var stopAtKept = false
         for number in 0..<settings.maxAttempts {
-            var monitor: OutputMonitor? = OutputMonitor(rules: rules, prompt: prompt, passages: passages)
-            if !keptText.isEmpty { _ = monitor?.append(keptText) }
+            var monitor: OutputMonitor? = timed(\.outputChecks) { OutputMonitor(rules: rules, prompt: prompt, passages: passages) }
+            if !keptText.isEmpty { _ = timed(\.outputChecks) { monitor?.append(keptText) } }
             let segmentStart = session.context.tokens.count
             let run = stopAtKept ? Run() : try generate(keptText: keptText, keptTokens: keptTokens.count, bans: &bans,
                                                         monitor: &monitor, attempt: number)
             let answerText = keptText + run.text
             var violations = run.violation.map { [$0] } ?? []
-            if violations.isEmpty, var monitor { violations = monitor.finish() }
+            if violations.isEmpty, var monitor { violations = timed(\.outputChecks) { monitor.finish() } }
             let findings = violations.map(Self.finding)
             guard let first = violations.first else {
                 attempts.append(.init(text: answerText, tokens: keptTokens.count + run.tokens.count, violations: [], blip: nil,
                                       keptBytes: keptText.isEmpty ? nil : keptText.utf8.count))
                 return SteeringTranscript(steering: true, strategy: strategy.rawValue, prompt: prompt, redactions: redactions,
-                                          passages: retrieved.map { .init(id: $0.passage.id, score: $0.score) }, attempts: attempts,
+                                          passages: retrieved.map { .init(id: $0.passage.id, score: $0.score) },
+                                          announced: announced.map(\.id), attempts: attempts,
                                           inputViolations: [], outcome: number == 0 ? .answered : .corrected, answer: answerText, refusalReason: nil,
                                           finishReason: run.finish, promptTokens: base.count + opener.count, reusedPromptTokens: reused)
             }
@@ -194,7 +221,8 @@ public final class SteeringRuntime {
         }
         let reason = attempts.last?.violations.first
         return SteeringTranscript(steering: true, strategy: strategy.rawValue, prompt: prompt, redactions: redactions,
-                                  passages: retrieved.map { .init(id: $0.passage.id, score: $0.score) }, attempts: attempts,
+                                  passages: retrieved.map { .init(id: $0.passage.id, score: $0.score) },
+                                  announced: announced.map(\.id), attempts: attempts,
                                   inputViolations: [], outcome: .refused, answer: refusalText(reason), refusalReason: reason,
                                   finishReason: "content_filter",
                                   promptTokens: base.count + opener.count, reusedPromptTokens: reused)
@@ -249,7 +277,7 @@ public final class SteeringRuntime {
             run.pieces.append(piece)
             run.text += piece
             history.append(token)
-            if let violation = monitor?.append(piece) {
+            if let violation = timed(\.outputChecks, { monitor?.append(piece) }) {
                 run.violation = violation
                 run.finish = "violation"
                 return run
@@ -283,9 +311,11 @@ public final class SteeringRuntime {
 
     // MARK: - Prompt layout
 
-    /// The persona, then each retrieved passage with its id, so answers can cite them.
-    func systemPrompt(_ passages: [Passage]) -> String {
+    /// The persona, each retrieved passage with its id (so answers can cite
+    /// them), and the blips of the `require` rules the question triggers.
+    public func systemPrompt(_ passages: [Passage], requirements: [Rule] = []) -> String {
         var text = layer.runtime.persona
+        for rule in requirements { text += "\n" + rule.blip }
         if !passages.isEmpty {
             text += "\n\nReference passages (the source of truth; cite their ids):"
             for passage in passages { text += "\n[\(passage.id)] \(passage.title): \(passage.text)" }
@@ -313,19 +343,34 @@ public final class SteeringRuntime {
 
     /// The number of leading answer tokens to keep: the largest k ≤ `limit`
     /// whose text ends a sentence ('.', '!', '?' or a newline, then only
-    /// spaces), or 0 to start the answer again.
+    /// spaces; a line's list number such as "1." is not a sentence), or 0
+    /// to start the answer again.
     func sentenceBoundary(_ text: String, ends: [Int], before limit: Int) -> Int {
         let bytes = Array(text.utf8)
         var k = limit
         while k > 0 {
             var end = ends[k - 1]
             while end > 0, bytes[end - 1] == UInt8(ascii: " ") { end -= 1 }
-            if end > 0, [UInt8(ascii: "."), UInt8(ascii: "!"), UInt8(ascii: "?"), UInt8(ascii: "\n")].contains(bytes[end - 1]) {
+            if end > 0, [UInt8(ascii: "."), UInt8(ascii: "!"), UInt8(ascii: "?"), UInt8(ascii: "\n")].contains(bytes[end - 1]),
+               !Self.isListNumber(bytes[..<end]) {
                 return k
             }
             k -= 1
         }
         return 0
+    }
+
+    /// Whether `text` ends with a line's list number ("1." or "12)" alone on its line so far).
+    static func isListNumber(_ text: ArraySlice<UInt8>) -> Bool {
+        guard text.last == UInt8(ascii: ".") else { return false }
+        var index = text.index(before: text.endIndex)
+        var digits = 0
+        while index > text.startIndex, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(text[text.index(before: index)]) {
+            index = text.index(before: index)
+            digits += 1
+        }
+        guard digits > 0 else { return false }
+        return index == text.startIndex || text[text.index(before: index)] == UInt8(ascii: "\n")
     }
 
     private func refusalText(_ reason: SteeringTranscript.Finding?) -> String {

@@ -61,6 +61,9 @@ public struct SteeringTranscript: Sendable, Equatable {
     public let prompt: String
     public let redactions: [String]
     public let passages: [RetrievedPassage]
+    /// The `require` rules the question triggered, whose blips the system
+    /// prompt stated before generation.
+    public let announced: [String]
     public let attempts: [Attempt]
     /// Input rules the prompt broke (a refusal before any generation).
     public let inputViolations: [Finding]
@@ -85,6 +88,7 @@ public struct SteeringTranscript: Sendable, Equatable {
         var object: [String: JSONValue] = [
             "steering": .bool(steering), "strategy": .string(strategy), "prompt": .string(prompt),
             "redactions": .array(redactions.map(JSONValue.string)),
+            "announced": .array(announced.map(JSONValue.string)),
             "passages": .array(passages.map { .object(["id": .string($0.id), "score": .string(String(format6: $0.score))]) }),
             "attempts": .array(attempts.map { attempt in
                 var value: [String: JSONValue] = [
