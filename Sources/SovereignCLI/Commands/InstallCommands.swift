@@ -43,7 +43,7 @@ enum InstallCommands {
         new sequence in <root>/state.json, then swaps <root>/previous and <root>/current by \
         rename. Installing the current image again does nothing. One installer at a time \
         (<root>/.lock). For crash tests, SOVEREIGN_INSTALL_CRASH_AT=<step> makes it kill \
-        itself at a named step (locked, extracted, stored, state-written, previous-swapped, current-swapped).
+        itself at a named step (locked, extracted, exchanged, stored, state-written, previous-swapped, current-swapped).
         """,
         arguments: [ArgumentSpec(name: "<image>", help: "OCI layout directory or archive (.tar).")],
         options: [policyOption, rootOption, noWait, CommonOptions.json],
