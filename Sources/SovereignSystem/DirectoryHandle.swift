@@ -250,7 +250,7 @@ extension FileDescriptor {
 
     /// Takes over `fd` if it is a regular file; closes it and fails otherwise.
     /// Clears O_NONBLOCK (opened that way only so a FIFO cannot block the open).
-    static func adoptRegular(_ fd: Int32, path: String) throws(SystemError) -> (file: FileDescriptor, size: Int64) {
+    public static func adoptRegular(_ fd: Int32, path: String) throws(SystemError) -> (file: FileDescriptor, size: Int64) {
         let file = FileDescriptor(rawValue: fd, path: path)
         var info = stat()
         guard fstat(fd, &info) == 0 else {

@@ -15,18 +15,7 @@ enum LogFileCalls {
         let fd = try retrying(path: path, operation: "openat") {
             openat(directory.rawValue, name, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC)
         }
-        let file = FileDescriptor(rawValue: fd, path: path)
-        var info = stat()
-        guard fstat(fd, &info) == 0 else {
-            let code = errno
-            file.closeIgnoringErrors()
-            throw SystemError(path: path, operation: "fstat", errno: code)
-        }
-        guard (info.st_mode & S_IFMT) == S_IFREG else {
-            file.closeIgnoringErrors()
-            throw SystemError(path: path, operation: "open (not a regular file)", errno: EINVAL)
-        }
-        return (file, Int64(info.st_size))
+        return try FileDescriptor.adoptRegular(fd, path: path)
     }
 
     /// Cuts `file` to `length` bytes.
