@@ -82,7 +82,7 @@ struct SteeringBench {
         // a word the model writes after its first sentence, so resume can
         // keep that sentence while restart starts over.
         var single: [String: JSONValue] = [:]
-        let probe = "When is the service desk open?"
+        let probe = "Tell me about the service desk."
         session.context.reset()
         let plain = try SteeringRuntime(session: session, layer: layer).respond(to: probe).answer
         if let word = wordAfterFirstSentence(plain) {
