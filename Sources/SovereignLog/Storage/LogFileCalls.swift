@@ -11,7 +11,7 @@ enum LogFileCalls {
     /// to it (O_APPEND, never through a symlink); returns it and its size.
     static func openForAppend(_ name: String, in directory: borrowing DirectoryHandle) throws(SystemError) -> (file: FileDescriptor, size: Int64) {
         let path = directory.path + "/" + name
-        precondition(!name.isEmpty && !name.contains("/"), "one path component")
+        precondition(!name.isEmpty && !name.utf8.contains(0x2F), "one path component")
         let fd = try retrying(path: path, operation: "openat") {
             openat(directory.rawValue, name, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC)
         }
@@ -30,7 +30,7 @@ enum LogFileCalls {
 
     /// Renames `source` to `target` in `directory`, replacing `target` atomically.
     static func replace(_ target: String, with source: String, in directory: borrowing DirectoryHandle) throws(SystemError) {
-        precondition(!target.contains("/") && !source.contains("/"), "one path component")
+        precondition(!target.utf8.contains(0x2F) && !source.utf8.contains(0x2F), "one path component")
         _ = try retrying(path: directory.path + "/" + target, operation: "renameat") {
             renameat(directory.rawValue, source, directory.rawValue, target)
         }
