@@ -61,7 +61,7 @@ import SovereignFormats
         #expect(layer.files == ["reference/conduct.md", "reference/service.md", "rules.json", "runtime.json"])
         #expect(Set(layer.rules.rules.map(\.kind)) == Set(Rule.Kind.allCases).subtracting([.mustCite]))
         #expect(layer.runtime.retrieval == RuntimeSettings.Retrieval(k: 3, k1: 1.5, b: 0.75))
-        #expect(layer.runtime.correction == .restart)
+        #expect(layer.runtime.correction == .resume)
         let passages = Set(layer.passages.map(\.id))
         for rule in layer.rules.rules { #expect(passages.contains(rule.derivedFrom), "\(rule.id)") }
         #expect(layer.runtime.maxAttempts == 3)
@@ -117,7 +117,7 @@ import SovereignFormats
         try expectFailure({ try replace($0 + "/runtime.json", "\"b\": 0.75", "\"b\": 1.5") }) {
             "\($0)/runtime.json: retrieval.b: must be between 0 and 1, got 1.5"
         }
-        try expectFailure({ try replace($0 + "/runtime.json", "\"correction\": \"restart\"", "\"correction\": \"sideways\"") }) {
+        try expectFailure({ try replace($0 + "/runtime.json", "\"correction\": \"resume\"", "\"correction\": \"sideways\"") }) {
             "\($0)/runtime.json: correction: 'sideways' is not one of restart, resume"
         }
         try expectFailure({ try replace($0 + "/runtime.json", "\"maxAttempts\": 3", "\"maxAttempts\": 0") }) {
