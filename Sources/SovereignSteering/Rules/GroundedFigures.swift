@@ -104,20 +104,6 @@ enum GroundedFigures {
     /// Scans a growing answer like `Detector.scan`: certain figures, and
     /// where to resume.
     static func scan(_ scalars: [Unicode.Scalar], from: Int, isFinal: Bool) -> (matches: [DetectorMatch], resume: Int) {
-        var text = ScanText(scalars, isFinal: isFinal)
-        var matches: [DetectorMatch] = []
-        var index = from
-        while index < text.end {
-            text.resetReadPastEnd()
-            let found = match(at: index, in: &text, skipListNumbers: true)
-            if text.readPastEnd { return (matches, index) }
-            if let found {
-                matches.append(found)
-                index = found.range.upperBound
-            } else {
-                index += 1
-            }
-        }
-        return (matches, text.end)
+        ScanText.scan(scalars, from: from, isFinal: isFinal) { index, text in match(at: index, in: &text, skipListNumbers: true) }
     }
 }

@@ -8,6 +8,29 @@ import SovereignPolicy
 /// arrives, so the scan stops there and resumes from that candidate later.
 /// This is how every detector is incremental without being written twice.
 struct ScanText {
+    /// The scan loop detectors and figures share: tries `match` at each
+    /// position from `from`, skipping past each match; stops where a
+    /// candidate read past the end (more text could change it). Returns the
+    /// certain matches and where the next scan resumes.
+    static func scan(_ scalars: [Unicode.Scalar], from: Int, isFinal: Bool,
+                     match: (Int, inout ScanText) -> DetectorMatch?) -> (matches: [DetectorMatch], resume: Int) {
+        var text = ScanText(scalars, isFinal: isFinal)
+        var matches: [DetectorMatch] = []
+        var index = from
+        while index < text.end {
+            text.resetReadPastEnd()
+            let found = match(index, &text)
+            if text.readPastEnd { return (matches, index) }
+            if let found {
+                matches.append(found)
+                index = found.range.upperBound
+            } else {
+                index += 1
+            }
+        }
+        return (matches, text.end)
+    }
+
     let scalars: [Unicode.Scalar]
     let end: Int
     let isFinal: Bool
@@ -74,21 +97,7 @@ extension Detector {
     /// the next scan (the first candidate that more text could change;
     /// `scalars.count` when none). With `isFinal`, everything is certain.
     func scan(_ scalars: [Unicode.Scalar], from: Int, isFinal: Bool) -> (matches: [DetectorMatch], resume: Int) {
-        var text = ScanText(scalars, isFinal: isFinal)
-        var matches: [DetectorMatch] = []
-        var index = from
-        while index < text.end {
-            text.resetReadPastEnd()
-            let found = match(at: index, in: &text)
-            if text.readPastEnd { return (matches, index) }
-            if let found {
-                matches.append(found)
-                index = found.range.upperBound
-            } else {
-                index += 1
-            }
-        }
-        return (matches, text.end)
+        ScanText.scan(scalars, from: from, isFinal: isFinal) { index, text in match(at: index, in: &text) }
     }
 
     /// Whether two canonical values are the same thing: a phone number
