@@ -45,6 +45,8 @@ let package = Package(
         // more than the forward pass in the model tests.
         .target(name: "SovereignSteering", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignPolicy", "SovereignInference"],
                 swiftSettings: [.unsafeFlags(["-O"])]),
+        // HTTP/1.1 on POSIX sockets: bounded parsing, keep-alive, streaming, limits and shutdown.
+        .target(name: "SovereignHTTP", dependencies: ["SovereignSystem", "SovereignFormats", "CLinux"]),
         // Side-by-side inference benchmark driver (bench/inference/run).
         .executableTarget(name: "InferenceBench", dependencies: ["SovereignInference"]),
         // bench/steering's driver: the layer's cost, corrections, log appends.
@@ -61,6 +63,7 @@ let package = Package(
         .testTarget(name: "SovereignCLITests", dependencies: ["SovereignCLI", "sovereign", "SovereignTestSupport", "SovereignImage", "SovereignInstall", "SovereignSystem", "SovereignCrypto"]),
         .testTarget(name: "SovereignLogTests", dependencies: ["SovereignLog", "SovereignCrypto", "SovereignTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "SovereignSteeringTests", dependencies: ["SovereignSteering", "SovereignPolicy", "SovereignInference", "SovereignTestSupport"]),
+        .testTarget(name: "SovereignHTTPTests", dependencies: ["SovereignHTTP", "SovereignFormats", "SovereignTestSupport"]),
         .testTarget(name: "SovereignInferenceTests", dependencies: ["SovereignInference", "SovereignTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
