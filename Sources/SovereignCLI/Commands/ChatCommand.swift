@@ -82,7 +82,8 @@ enum ChatCommand {
 
     /// What stays in the log for good: identities, settings, rule ids, outcome; nothing personal.
     static func metadata(_ transcript: SteeringTranscript, appliance: InstalledAppliance, runtime: SteeringRuntime) -> [String: JSONValue] {
-        let decoding = runtime.layer.runtime.decoding
+        var decoding = transcript.decoding.json.objectValue ?? [:]
+        decoding["threads"] = .integer(Int64(runtime.session.context.threadCount))
         var object: [String: JSONValue] = [
             "type": .string("chat"),
             "requestID": .string(Hex.encode(SecureRandom.bytes(16))),
@@ -91,11 +92,7 @@ enum ChatCommand {
             "constraintLayer": .string(appliance.constraintLayerDigest.prefixed),
             "steering": .bool(transcript.steering),
             "strategy": .string(transcript.strategy),
-            "decoding": .object([
-                "temperature": .string(String(decoding.temperature)), "seed": .integer(decoding.seed),
-                "maxTokens": .integer(Int64(decoding.maxTokens)),
-                "threads": .integer(Int64(runtime.session.context.threadCount)),
-            ]),
+            "decoding": .object(decoding),
             "passages": .array(transcript.passages.map { .string($0.id) }),
             "attempts": .array(transcript.attempts.map { attempt in
                 .object(["violations": .array(attempt.violations.map { .string($0.ruleID) }), "tokens": .integer(Int64(attempt.tokens))])

@@ -4,15 +4,24 @@
 ///
 /// The context keeps the keys and values of the last prompt and output, so
 /// a follow-up whose prompt starts with the same tokens (the next turn of a
-/// chat) only evaluates what is new. Not thread-safe: one call at a time.
-public final class InferenceSession {
+/// chat) only evaluates what is new. Not thread-safe: one call at a time
+/// (it may be handed between threads, hence `@unchecked Sendable`).
+public final class InferenceSession: @unchecked Sendable {
     public let model: LlamaModel
     public let tokenizer: BPETokenizer
     public let context: LlamaContext
     private let template: Result<ChatTemplate, GGUFError>
     private let clock = ContinuousClock()
 
-    public init(model: LlamaModel, configuration: LlamaContext.Configuration = .init()) throws(GGUFError) {
+    public convenience init(model: LlamaModel, configuration: LlamaContext.Configuration = .init()) throws(GGUFError) {
+        try self.init(context: LlamaContext(model: model, configuration: configuration))
+    }
+
+    /// A session over `context` (for a server: one per slot, each made with
+    /// `engine.makeContext()`, so that concurrent requests share one batched
+    /// forward pass).
+    public init(context: LlamaContext) throws(GGUFError) {
+        let model = context.model
         self.model = model
         tokenizer = try BPETokenizer(file: model.file)
         guard tokenizer.vocabulary.count == model.hyperParameters.vocabularySize else {
@@ -25,7 +34,21 @@ public final class InferenceSession {
         } catch {
             template = .failure(error)
         }
-        context = LlamaContext(model: model, configuration: configuration)
+        self.context = context
+    }
+
+    /// Another session over the same model, tokenizer and template, on a new
+    /// context of this session's engine: a server's slot. Its evaluations
+    /// are batched with the other slots', with identical results.
+    public func makeSibling() -> InferenceSession {
+        InferenceSession(sibling: self, context: context.engine.makeContext())
+    }
+
+    private init(sibling: InferenceSession, context: LlamaContext) {
+        model = sibling.model
+        tokenizer = sibling.tokenizer
+        template = sibling.template
+        self.context = context
     }
 
     /// Maps, validates and loads the model at `path`.
@@ -85,12 +108,8 @@ public final class InferenceSession {
 
         // Reuse the cached prefix; the last prompt token is always run
         // again, since its logits are what the first sample needs.
-        let cached = context.tokens
-        var common = 0
-        while common < min(cached.count, prompt.count - 1) && cached[common] == prompt[common] { common += 1 }
-        context.removeTokens(from: common)
         let start = clock.now
-        try context.evaluate(Array(prompt[common...]))
+        let common = try context.evaluate(prompt: prompt)
         timings.promptSeconds = seconds(clock.now - start)
         timings.promptTokens = prompt.count - common
         timings.reusedPromptTokens = common

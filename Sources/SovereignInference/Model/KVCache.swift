@@ -44,4 +44,18 @@ final class KVCache {
         sov_store_f16(key, keys + offset, Int64(width))
         sov_store_f16(value, values + offset, Int64(width))
     }
+
+    /// Copies `positions` of every layer from `other` (same shape): a
+    /// prefix another context already computed.
+    func copy(positions: Range<Int>, from other: KVCache) {
+        precondition(other.layerCount == layerCount && other.width == width)
+        precondition(positions.upperBound <= capacity && positions.upperBound <= other.capacity)
+        guard !positions.isEmpty else { return }
+        for layer in 0 ..< layerCount {
+            let offset = layer * capacity * width + positions.lowerBound * width
+            let source = layer * other.capacity * width + positions.lowerBound * width
+            (keys + offset).update(from: other.keys + source, count: positions.count * width)
+            (values + offset).update(from: other.values + source, count: positions.count * width)
+        }
+    }
 }

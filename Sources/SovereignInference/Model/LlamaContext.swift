@@ -5,15 +5,21 @@ internal import Glibc
 internal import Darwin
 #endif
 
-/// A running llama model: the key/value cache of the tokens seen so far and
-/// the scratch memory and threads to run the forward pass. Not thread-safe:
-/// one caller at a time (the threads it owns are for one forward pass).
+/// A running llama model: the key/value cache of the tokens seen so far,
+/// on an engine (`LlamaEngine`) that owns the threads and scratch memory of
+/// the forward pass. Not thread-safe: one caller at a time. Several
+/// contexts of one engine may be used from different threads at once; their
+/// evaluations are then decoded together, with results bit-identical to
+/// each running alone. `@unchecked Sendable` because a context may be
+/// handed from thread to thread (a server's slot serves one connection
+/// after another); it is used by one thread at a time.
 ///
 /// Prompts are evaluated in batches of up to `batchSize` tokens, so each
 /// weight row is decoded once per batch rather than once per token.
 /// Results do not depend on the thread count, nor on how tokens are split
-/// into batches: every number is computed by one thread, in one order.
-public final class LlamaContext {
+/// into batches, nor on other contexts' tokens in the same batch: every
+/// number is computed by one thread, in one order, from its own row.
+public final class LlamaContext: @unchecked Sendable {
     public struct Configuration: Sendable, Equatable {
         /// Positions in the key/value cache (the most tokens the context holds).
         public var contextLength: Int
@@ -33,51 +39,47 @@ public final class LlamaContext {
         }
     }
 
-    public let model: LlamaModel
-    public let configuration: Configuration
+    public let engine: LlamaEngine
+    public var model: LlamaModel { engine.model }
+    public var configuration: Configuration { engine.configuration }
     /// The tokens whose keys and values are cached, in order.
     public private(set) var tokens: [TokenID] = []
     /// Tokens run through the forward pass since this context was made:
     /// how callers prove that a cached prefix was not computed again.
     public private(set) var evaluatedTokenCount = 0
+    /// Prompt tokens copied from another context's cache instead of computed.
+    public private(set) var adoptedTokenCount = 0
     /// The threads actually running (fewer than asked if the OS refused some).
-    public var threadCount: Int { pool.threadCount }
+    public var threadCount: Int { engine.threadCount }
 
-    private let cache: KVCache
-    private let pool: ComputePool
-    private let multiplier: MatrixMultiplier
-    private let rotary: RotaryEmbedding
-    private let scratch: Scratch
+    let cache: KVCache
     /// Logits after the last evaluated token (vocabulary size), when valid.
-    private let lastLogits: UnsafeMutablePointer<Float>
+    let lastLogits: UnsafeMutablePointer<Float>
     private var hasLogits = false
 
-    /// Makes a context for `model`. Sizes must be positive; the context
-    /// length may exceed the model's trained context (quality then degrades,
-    /// as with llama.cpp).
-    public init(model: LlamaModel, configuration: Configuration = Configuration()) {
-        precondition(configuration.contextLength > 0 && configuration.threadCount > 0 && configuration.batchSize > 0)
-        let shape = model.hyperParameters
-        self.model = model
-        self.configuration = configuration
-        cache = KVCache(layerCount: shape.blockCount, capacity: configuration.contextLength,
+    /// Makes a context for `model` on an engine of its own. Sizes must be
+    /// positive; the context length may exceed the model's trained context
+    /// (quality then degrades, as with llama.cpp).
+    public convenience init(model: LlamaModel, configuration: Configuration = Configuration()) {
+        self.init(engine: LlamaEngine(model: model, configuration: configuration))
+    }
+
+    /// A context on `engine` (`engine.makeContext()`).
+    init(engine: LlamaEngine) {
+        self.engine = engine
+        let shape = engine.model.hyperParameters
+        cache = KVCache(layerCount: shape.blockCount, capacity: engine.configuration.contextLength,
                         width: shape.keyValueWidth)
-        pool = ComputePool(threadCount: configuration.threadCount)
-        let widest = max(shape.embeddingLength, shape.feedForwardLength)
-        multiplier = MatrixMultiplier(maxColumns: widest, maxRows: configuration.batchSize)
-        multiplier.kernels = configuration.kernels
-        rotary = RotaryEmbedding(hyperParameters: shape, positions: configuration.contextLength)
-        scratch = Scratch(shape: shape, batchSize: configuration.batchSize,
-                          threads: pool.threadCount)
         lastLogits = .allocate(capacity: shape.vocabularySize)
+        engine.register(self)
     }
 
     deinit { lastLogits.deallocate() }
 
     /// Use the scalar twins of the kernels (tests compare whole passes).
     var usesReferenceKernels: Bool {
-        get { multiplier.usesReferenceKernels }
-        set { multiplier.usesReferenceKernels = newValue }
+        get { engine.multiplier.usesReferenceKernels }
+        set { engine.multiplier.usesReferenceKernels = newValue }
     }
 
     // MARK: Evaluating
@@ -87,45 +89,64 @@ public final class LlamaContext {
     public func evaluate(_ newTokens: [TokenID]) throws(GGUFError) {
         try check(newTokens)
         guard !newTokens.isEmpty else { return }
-        evaluatedTokenCount += newTokens.count
         hasLogits = false
-        var start = 0
-        while start < newTokens.count {
-            let end = min(start + configuration.batchSize, newTokens.count)
-            let isLast = end == newTokens.count
-            forward(Array(newTokens[start ..< end]), logitRows: isLast ? (end - start - 1) ..< (end - start) : 0 ..< 0,
-                    into: lastLogits)
-            start = end
-        }
+        engine.run(LlamaEngine.Job(context: self, tokens: newTokens, allLogits: nil))
         hasLogits = true
+    }
+
+    /// Makes `prompt` the whole content of the context, reusing the longest
+    /// prefix already computed — this context's own cache, or another
+    /// context's of the same engine (its keys and values are copied: they
+    /// depend only on the tokens before them, so the results are the same
+    /// bits). The last prompt token is always run again, since its logits
+    /// are what the next sample needs. Returns how many tokens were reused.
+    @discardableResult
+    public func evaluate(prompt: [TokenID]) throws(GGUFError) -> Int {
+        try check(prompt, replacing: true)
+        guard !prompt.isEmpty else {
+            removeTokens(from: 0)
+            return 0
+        }
+        let limit = prompt.count - 1
+        let reused = engine.whileQuiescent { () -> Int in
+            let own = Self.commonPrefix(tokens, prompt, limit: limit)
+            truncate(to: own)
+            guard let (donor, shared) = engine.bestDonor(for: prompt, limit: limit, atLeast: own, excluding: self) else {
+                return own
+            }
+            cache.copy(positions: own ..< shared, from: donor.cache)
+            tokens += prompt[own ..< shared]
+            adoptedTokenCount += shared - own
+            return shared
+        }
+        try evaluate(Array(prompt[reused...]))
+        return reused
     }
 
     /// Runs `newTokens` and returns the logits after each of them
     /// (teacher forcing): `result[i]` predicts the token after `newTokens[i]`.
     public func evaluateReturningAllLogits(_ newTokens: [TokenID]) throws(GGUFError) -> [[Float]] {
         try check(newTokens)
+        guard !newTokens.isEmpty else { return [] }
         let vocabulary = model.hyperParameters.vocabularySize
-        var all: [[Float]] = []
-        all.reserveCapacity(newTokens.count)
-        evaluatedTokenCount += newTokens.count
-        let batchLogits = UnsafeMutablePointer<Float>.allocate(capacity: configuration.batchSize * vocabulary)
-        defer { batchLogits.deallocate() }
+        let all = UnsafeMutablePointer<Float>.allocate(capacity: newTokens.count * vocabulary)
+        defer { all.deallocate() }
         hasLogits = false
-        var start = 0
-        while start < newTokens.count {
-            let end = min(start + configuration.batchSize, newTokens.count)
-            forward(Array(newTokens[start ..< end]), logitRows: 0 ..< (end - start), into: batchLogits)
-            for row in 0 ..< end - start {
-                all.append(Array(UnsafeBufferPointer(start: batchLogits + row * vocabulary, count: vocabulary)))
-            }
-            start = end
-        }
-        if let last = all.last {
-            lastLogits.update(from: last, count: vocabulary)
-            hasLogits = true
-        }
-        return all
+        engine.run(LlamaEngine.Job(context: self, tokens: newTokens, allLogits: all))
+        lastLogits.update(from: all + (newTokens.count - 1) * vocabulary, count: vocabulary)
+        hasLogits = true
+        return (0 ..< newTokens.count).map { Array(UnsafeBufferPointer(start: all + $0 * vocabulary, count: vocabulary)) }
     }
+
+    /// Called by the engine, within the step, once `newTokens` are cached.
+    func didEvaluate(_ newTokens: [TokenID]) {
+        tokens += newTokens
+        evaluatedTokenCount += newTokens.count
+    }
+
+    /// Tells the engine this context will not evaluate again soon (its
+    /// request ended), so batched steps stop waiting for it.
+    public func markIdle() { engine.markIdle(self) }
 
     /// Calls `body` with the logits after the last evaluated token (empty
     /// before any evaluation or after `removeTokens`).
@@ -140,141 +161,38 @@ public final class LlamaContext {
     public func removeTokens(from count: Int) {
         precondition(count >= 0)
         guard count < tokens.count else { return }
+        // Under the engine's lock: another context may be reading these
+        // tokens to adopt a shared prefix.
+        engine.whileQuiescent { truncate(to: count) }
+    }
+
+    private func truncate(to count: Int) {
+        guard count < tokens.count else { return }
         tokens.removeSubrange(count...)
         hasLogits = false
+    }
+
+    /// How many leading tokens `a` and `b` share, at most `limit`.
+    static func commonPrefix(_ a: [TokenID], _ b: [TokenID], limit: Int) -> Int {
+        var common = 0
+        let end = min(a.count, b.count, limit)
+        while common < end && a[common] == b[common] { common += 1 }
+        return common
     }
 
     /// Forgets every cached token.
     public func reset() { removeTokens(from: 0) }
 
-    private func check(_ newTokens: [TokenID]) throws(GGUFError) {
+    /// Every token in the vocabulary, and room for them (after the cached
+    /// tokens, or from the start when `replacing`).
+    private func check(_ newTokens: [TokenID], replacing: Bool = false) throws(GGUFError) {
         let vocabulary = model.hyperParameters.vocabularySize
         for token in newTokens where token < 0 || Int(token) >= vocabulary {
             throw GGUFError.invalidToken(source: model.file.source, token: token, vocabularySize: vocabulary)
         }
-        guard tokens.count + newTokens.count <= configuration.contextLength else {
-            throw GGUFError.contextFull(source: model.file.source, needed: tokens.count + newTokens.count,
-                                        contextLength: configuration.contextLength)
+        let needed = (replacing ? 0 : tokens.count) + newTokens.count
+        guard needed <= configuration.contextLength else {
+            throw GGUFError.contextFull(source: model.file.source, needed: needed, contextLength: configuration.contextLength)
         }
-    }
-
-    // MARK: The forward pass
-
-    /// Evaluates one batch at the next positions; writes the logits of the
-    /// batch rows in `logitRows` to `logits` (one vocabulary-sized row each).
-    private func forward(_ batch: [TokenID], logitRows: Range<Int>, into logits: UnsafeMutablePointer<Float>) {
-        let shape = model.hyperParameters
-        let count = batch.count
-        let width = shape.embeddingLength, keyValueWidth = shape.keyValueWidth
-        let ffnWidth = shape.feedForwardLength
-        let start = tokens.count
-        let s = scratch
-
-        for (row, token) in batch.enumerated() {
-            let embedding = model.tokenEmbedding
-            embedding.traits.dequantizeRow(embedding.matrix.row(Int(token)), s.hidden + row * width, width)
-        }
-
-        for (index, layer) in model.layers.enumerated() {
-            // Attention.
-            normalize(count, with: layer.attentionNorm)
-            multiplier.multiply([task(layer.query, s.query), task(layer.key, s.key), task(layer.value, s.value)],
-                                input: s.normed, rows: count, columns: width, pool: pool)
-            for row in 0 ..< count {
-                rotary.apply(to: s.query + row * width, heads: shape.headCount, position: start + row,
-                             kernels: configuration.kernels)
-                rotary.apply(to: s.key + row * keyValueWidth, heads: shape.keyValueHeadCount, position: start + row,
-                             kernels: configuration.kernels)
-                cache.store(layer: index, position: start + row,
-                            key: s.key + row * keyValueWidth, value: s.value + row * keyValueWidth)
-            }
-            attend(layer: index, rows: count, start: start)
-            multiplier.multiply([task(layer.attentionOutput, s.projected)],
-                                input: s.attention, rows: count, columns: width, pool: pool)
-            VectorOperations.add(s.projected, to: s.hidden, count: count * width)
-
-            // Feed-forward.
-            normalize(count, with: layer.feedForwardNorm)
-            multiplier.multiply([task(layer.gate, s.gate), task(layer.up, s.up)],
-                                input: s.normed, rows: count, columns: width, pool: pool)
-            sov_swiglu(s.gate, s.up, Int64(count * ffnWidth), configuration.kernels.c)
-            multiplier.multiply([task(layer.down, s.projected)],
-                                input: s.gate, rows: count, columns: ffnWidth, pool: pool)
-            VectorOperations.add(s.projected, to: s.hidden, count: count * width)
-        }
-        tokens += batch
-
-        guard !logitRows.isEmpty else { return }
-        for (slot, row) in logitRows.enumerated() {
-            VectorOperations.rmsNorm(s.hidden + row * width, weight: model.outputNorm, epsilon: shape.rmsNormEpsilon,
-                                     count: width, into: s.normed + slot * width)
-        }
-        multiplier.multiply([task(model.output, logits)], input: s.normed, rows: logitRows.count,
-                            columns: width, pool: pool)
-    }
-
-    private func task(_ weight: LlamaModel.Weight, _ output: UnsafeMutablePointer<Float>) -> MatrixMultiplier.Task {
-        MatrixMultiplier.Task(weights: weight.matrix, traits: weight.traits, output: output)
-    }
-
-    /// `normed[row] = rmsNorm(hidden[row]) · weight` for the batch.
-    private func normalize(_ count: Int, with weight: [Float]) {
-        let width = model.hyperParameters.embeddingLength
-        let epsilon = model.hyperParameters.rmsNormEpsilon
-        for row in 0 ..< count {
-            VectorOperations.rmsNorm(scratch.hidden + row * width, weight: weight, epsilon: epsilon,
-                                     count: width, into: scratch.normed + row * width)
-        }
-    }
-
-    /// Grouped-query attention of each batch row over the cached positions
-    /// up to its own (causal), one (row, head) pair per work item, with
-    /// llama.cpp's flash-attention arithmetic (`sov_attention_f16`; it uses
-    /// that kernel whenever a batch has fewer than 64 tokens, as every
-    /// generated token does).
-    private func attend(layer: Int, rows: Int, start: Int) {
-        let shape = model.hyperParameters
-        let heads = shape.headCount, headSize = shape.headDimension, group = shape.groupSize
-        let width = shape.embeddingLength
-        let scale = 1 / sqrtf(Float(headSize))
-        let s = scratch
-        let keys = cache.keys(layer: layer), values = cache.values(layer: layer), stride = cache.width
-        let kernels = configuration.kernels.c
-        pool.forEachChunk(rows * heads) { item, thread in
-            let row = item / heads, head = item % heads
-            let keyOffset = (head / group) * headSize
-            sov_attention_f16(s.query + row * width + head * headSize, keys + keyOffset, values + keyOffset,
-                              Int64(stride), Int64(start + row + 1), Int64(headSize), scale,
-                              s.queryRounded + thread * headSize, s.attention + row * width + head * headSize, kernels)
-        }
-    }
-
-    /// Activations of one batch, row-major (`batchSize` rows of each).
-    private final class Scratch {
-        let hidden, normed, query, key, value, attention, projected, gate, up: UnsafeMutablePointer<Float>
-        /// Per-thread attention scratch: the query rounded to fp16.
-        let queryRounded: UnsafeMutablePointer<Float>
-        private let all: [UnsafeMutablePointer<Float>]
-
-        init(shape: LlamaHyperParameters, batchSize: Int, threads: Int) {
-            func make(_ width: Int) -> UnsafeMutablePointer<Float> {
-                let pointer = UnsafeMutablePointer<Float>.allocate(capacity: width * batchSize)
-                pointer.initialize(repeating: 0, count: width * batchSize)
-                return pointer
-            }
-            hidden = make(shape.embeddingLength)
-            normed = make(shape.embeddingLength)
-            query = make(shape.embeddingLength)
-            key = make(shape.keyValueWidth)
-            value = make(shape.keyValueWidth)
-            attention = make(shape.embeddingLength)
-            projected = make(shape.embeddingLength)
-            gate = make(shape.feedForwardLength)
-            up = make(shape.feedForwardLength)
-            queryRounded = .allocate(capacity: threads * shape.headDimension)
-            all = [hidden, normed, query, key, value, attention, projected, gate, up, queryRounded]
-        }
-
-        deinit { for pointer in all { pointer.deallocate() } }
     }
 }

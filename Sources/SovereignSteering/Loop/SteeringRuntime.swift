@@ -82,10 +82,25 @@ public final class SteeringRuntime {
     /// false, with the bare model (same decode settings, no persona, no
     /// passages, no rules): the ablation certification compares against.
     public func respond(to prompt: String, steering: Bool = true) throws(SteeringError) -> SteeringTranscript {
+        try respond(to: SteeringRequest(prompt: prompt, steering: steering))
+    }
+
+    /// Answers `request`. With `release`, streams the answer as it becomes
+    /// final (see `AnswerRelease`): the pieces it is given add up to a
+    /// prefix of the transcript's answer, all of it unless refused; it is
+    /// called after every decoded token and returning false cancels the
+    /// request (`SteeringError.cancelled`). The transcript is the same with
+    /// or without `release`.
+    public func respond(to request: SteeringRequest,
+                        release sink: ((String) -> Bool)? = nil) throws(SteeringError) -> SteeringTranscript {
         lastTimings = Timings()
         let start = clock.now
         defer { lastTimings.total = clock.now - start }
-        return steering ? try steered(prompt) : try bare(prompt)
+        var release = AnswerRelease(sink: sink)
+        let decoding = EffectiveDecoding(layer: layer.runtime.decoding, request: request)
+        let transcript = request.steering ? try steered(request, decoding, &release) : try bare(request, decoding, &release)
+        if transcript.outcome != .refused { try release.finish(transcript.answer) }
+        return transcript
     }
 
     /// Runs `body`, adding its time to the timing at `key`.
@@ -95,35 +110,65 @@ public final class SteeringRuntime {
         return try body()
     }
 
-    private func bare(_ prompt: String) throws(SteeringError) -> SteeringTranscript {
+    private func bare(_ request: SteeringRequest, _ decoding: EffectiveDecoding,
+                      _ release: inout AnswerRelease) throws(SteeringError) -> SteeringTranscript {
         let base: [TokenID]
-        do { base = try template.tokens(for: [.user(prompt)], addGenerationPrompt: true, using: session.tokenizer) } catch {
-            throw SteeringError.from(error)
-        }
+        do {
+            base = try template.tokens(for: request.history + [.user(request.prompt)], addGenerationPrompt: true,
+                                       using: session.tokenizer)
+        } catch { throw SteeringError.from(error) }
         let reused = try evaluatePrefix(base)
         var noBans = TokenBans()
         var monitor: OutputMonitor? = nil
-        let run = try generate(keptText: "", keptTokens: 0, bans: &noBans, monitor: &monitor, attempt: 0)
+        let run = try generate(keptText: "", keptTokens: [], bans: &noBans, monitor: &monitor, attempt: 0,
+                               decoding: decoding, release: &release)
         let attempt = SteeringTranscript.Attempt(text: run.text, tokens: run.tokens.count, violations: [], blip: nil, keptBytes: nil)
-        return SteeringTranscript(steering: false, strategy: "none", prompt: prompt, redactions: [], passages: [], announced: [], attempts: [attempt],
+        return SteeringTranscript(steering: false, strategy: "none", prompt: request.prompt, history: request.history,
+                                  decoding: decoding, redactions: [], passages: [], announced: [], attempts: [attempt],
                                   inputViolations: [], outcome: .answered, answer: run.text, refusalReason: nil, finishReason: run.finish,
                                   promptTokens: base.count, reusedPromptTokens: reused)
     }
 
-    private func steered(_ rawPrompt: String) throws(SteeringError) -> SteeringTranscript {
+    /// The input rules over the client's text: the prompt and every user
+    /// or system turn before it (assistant turns are the model's own).
+    private func checkInputs(_ request: SteeringRequest) throws(SteeringError)
+        -> (prompt: String, history: [ChatMessage], redactions: [String], refusal: [Violation]?) {
+        var redactions: [String] = []
+        func check(_ text: String, _ what: String) throws(SteeringError) -> (String, [Violation]?) {
+            switch timed(\.inputRules, { rules.checkInput(text) }) {
+            case .refuse(let redacted, let violations):
+                return (redacted, violations)
+            case .tooLong(let bytes, let limit):
+                throw SteeringError(what, "is \(bytes) bytes, more than the \(limit) the layer accepts (runtime.json maxPromptBytes)")
+            case .proceed(let redacted, let found):
+                redactions += found.map { "\($0.ruleID): \($0.detector.rawValue) → \($0.replacement)" }
+                return (redacted, nil)
+            }
+        }
+        var history: [ChatMessage] = []
+        for (index, message) in request.history.enumerated() {
+            guard message.role != "assistant" else {
+                history.append(message)
+                continue
+            }
+            let (text, refused) = try check(message.content, "message \(index + 1) (\(message.role))")
+            if let refused { return (request.prompt, request.history, [], refused) }
+            history.append(ChatMessage(role: message.role, content: text))
+        }
+        let (prompt, refused) = try check(request.prompt, "prompt")
+        return (prompt, history, redactions, refused)
+    }
+
+    private func steered(_ request: SteeringRequest, _ decoding: EffectiveDecoding,
+                         _ release: inout AnswerRelease) throws(SteeringError) -> SteeringTranscript {
         let settings = layer.runtime
-        let prompt: String, redactions: [String]
-        switch timed(\.inputRules, { rules.checkInput(rawPrompt) }) {
-        case .refuse(let redacted, let violations):
-            let findings = violations.map(Self.finding)
-            return SteeringTranscript(steering: true, strategy: strategy.rawValue, prompt: redacted, redactions: [], passages: [],
-                                      announced: [], attempts: [], inputViolations: findings, outcome: .refused, answer: refusalText(findings.first),
-                                      refusalReason: findings.first, finishReason: "content_filter", promptTokens: 0, reusedPromptTokens: 0)
-        case .tooLong(let bytes, let limit):
-            throw SteeringError("prompt", "is \(bytes) bytes, more than the \(limit) the layer accepts (runtime.json maxPromptBytes)")
-        case .proceed(let redacted, let found):
-            prompt = redacted
-            redactions = found.map { "\($0.ruleID): \($0.detector.rawValue) → \($0.replacement)" }
+        let (prompt, history, redactions, refusal) = try checkInputs(request)
+        if let refusal {
+            let findings = refusal.map(Self.finding)
+            return SteeringTranscript(steering: true, strategy: strategy.rawValue, prompt: prompt, history: history, decoding: decoding,
+                                      redactions: [], passages: [], announced: [], attempts: [], inputViolations: findings,
+                                      outcome: .refused, answer: refusalText(findings.first), refusalReason: findings.first,
+                                      finishReason: "content_filter", promptTokens: 0, reusedPromptTokens: 0)
         }
 
         let retrieved = timed(\.retrieval) { index.search(prompt, k: settings.retrieval.k) }
@@ -132,12 +177,20 @@ public final class SteeringRuntime {
         // names it, so the corrected answer may quote it).
         var passages = retrieved.map(\.passage)
         let announced = timed(\.inputRules) { rules.requirements(triggeredBy: prompt) }
-        let messages: [ChatMessage] = [.system(systemPrompt(passages, requirements: announced)), .user(prompt)]
+        let messages: [ChatMessage] = [.system(systemPrompt(passages, requirements: announced))] + history + [.user(prompt)]
         let base: [TokenID]
         do { base = try template.tokens(for: messages, addGenerationPrompt: false, using: session.tokenizer) } catch {
             throw SteeringError.from(error)
         }
         let reused = try evaluatePrefix(base + opener)
+        func transcript(_ attempts: [SteeringTranscript.Attempt], outcome: SteeringTranscript.Outcome, answer: String,
+                        refusalReason: SteeringTranscript.Finding?, finish: String) -> SteeringTranscript {
+            SteeringTranscript(steering: true, strategy: strategy.rawValue, prompt: prompt, history: history, decoding: decoding,
+                               redactions: redactions, passages: retrieved.map { .init(id: $0.passage.id, score: $0.score) },
+                               announced: announced.map(\.id), attempts: attempts, inputViolations: [], outcome: outcome,
+                               answer: answer, refusalReason: refusalReason, finishReason: finish,
+                               promptTokens: base.count + opener.count, reusedPromptTokens: reused)
+        }
 
         var attempts: [SteeringTranscript.Attempt] = []
         var bans = TokenBans()
@@ -152,9 +205,10 @@ public final class SteeringRuntime {
         for number in 0..<settings.maxAttempts {
             var monitor: OutputMonitor? = timed(\.outputChecks) { OutputMonitor(rules: rules, prompt: prompt, passages: passages) }
             if !keptText.isEmpty { _ = timed(\.outputChecks) { monitor?.append(keptText) } }
+            if number == 0 { release.holdsEverything = strategy == .restart || monitor?.judgesWholeAnswer == true }
             let segmentStart = session.context.tokens.count
-            let run = stopAtKept ? Run() : try generate(keptText: keptText, keptTokens: keptTokens.count, bans: &bans,
-                                                        monitor: &monitor, attempt: number)
+            let run = stopAtKept ? Run() : try generate(keptText: keptText, keptTokens: keptTokens, bans: &bans,
+                                                        monitor: &monitor, attempt: number, decoding: decoding, release: &release)
             let answerText = keptText + run.text
             var violations = run.violation.map { [$0] } ?? []
             if violations.isEmpty, var monitor { violations = timed(\.outputChecks) { monitor.finish() } }
@@ -162,11 +216,8 @@ public final class SteeringRuntime {
             guard let first = violations.first else {
                 attempts.append(.init(text: answerText, tokens: keptTokens.count + run.tokens.count, violations: [], blip: nil,
                                       keptBytes: keptText.isEmpty ? nil : keptText.utf8.count))
-                return SteeringTranscript(steering: true, strategy: strategy.rawValue, prompt: prompt, redactions: redactions,
-                                          passages: retrieved.map { .init(id: $0.passage.id, score: $0.score) },
-                                          announced: announced.map(\.id), attempts: attempts,
-                                          inputViolations: [], outcome: number == 0 ? .answered : .corrected, answer: answerText, refusalReason: nil,
-                                          finishReason: run.finish, promptTokens: base.count + opener.count, reusedPromptTokens: reused)
+                return transcript(attempts, outcome: number == 0 ? .answered : .corrected, answer: answerText,
+                                  refusalReason: nil, finish: run.finish)
             }
             let isLast = number == settings.maxAttempts - 1
             let allTokens = keptTokens + run.tokens
@@ -220,12 +271,7 @@ public final class SteeringRuntime {
             }
         }
         let reason = attempts.last?.violations.first
-        return SteeringTranscript(steering: true, strategy: strategy.rawValue, prompt: prompt, redactions: redactions,
-                                  passages: retrieved.map { .init(id: $0.passage.id, score: $0.score) },
-                                  announced: announced.map(\.id), attempts: attempts,
-                                  inputViolations: [], outcome: .refused, answer: refusalText(reason), refusalReason: reason,
-                                  finishReason: "content_filter",
-                                  promptTokens: base.count + opener.count, reusedPromptTokens: reused)
+        return transcript(attempts, outcome: .refused, answer: refusalText(reason), refusalReason: reason, finish: "content_filter")
     }
 
     // MARK: - Generation
@@ -241,24 +287,24 @@ public final class SteeringRuntime {
 
     /// Generates one segment from the cache as it stands (its logits must
     /// be current), feeding the monitor as each token is decoded and
-    /// stopping at the first violation, the end of generation, or the
-    /// answer's token budget (`keptTokens` already spent).
-    private func generate(keptText: String, keptTokens: Int, bans: inout TokenBans, monitor: inout OutputMonitor?,
-                          attempt: Int) throws(SteeringError) -> Run {
-        let decoding = layer.runtime.decoding
-        var parameters = SamplingParameters.greedy
-        if decoding.temperature > 0 {
-            parameters = SamplingParameters(temperature: Float(decoding.temperature), topK: decoding.topK ?? 40,
-                                            topP: Float(decoding.topP ?? 0.95), seed: UInt64(bitPattern: decoding.seed) &+ UInt64(attempt))
-        }
+    /// stopping at the first violation, a stop string, the end of
+    /// generation, or the answer's token budget (the kept tokens already
+    /// spent); offers what is final to `release` after every token.
+    private func generate(keptText: String, keptTokens: [TokenID], bans: inout TokenBans, monitor: inout OutputMonitor?,
+                          attempt: Int, decoding: EffectiveDecoding, release: inout AnswerRelease) throws(SteeringError) -> Run {
+        var parameters = decoding.sampling
+        parameters.seed &+= UInt64(attempt)
         var sampler = Sampler(parameters: parameters)
         var decoder = StreamingTokenDecoder(vocabulary: session.tokenizer.vocabulary)
         var history = session.context.tokens
         var run = Run()
         let context = session.context
+        let stops = decoding.stop.map { Array($0.utf8) }.filter { !$0.isEmpty }
+        let longestStop = stops.map(\.count).max() ?? 0
+        var answer = Array(keptText.utf8)
         // A continuation after a blip gets at least a quarter of the budget
         // (or 64 tokens), however much the kept sentences used.
-        let budget = max(decoding.maxTokens - keptTokens, min(decoding.maxTokens, max(64, decoding.maxTokens / 4)))
+        let budget = max(decoding.maxTokens - keptTokens.count, min(decoding.maxTokens, max(64, decoding.maxTokens / 4)))
         while run.tokens.count < budget {
             let banned = bans.tokens(after: run.tokens)
             let token: TokenID = context.withLogits { logits in
@@ -272,7 +318,21 @@ public final class SteeringRuntime {
                 run.text += decoder.finish()
                 return run
             }
-            let piece = decoder.append(token)
+            var piece = decoder.append(token)
+            // A stop string ends the answer before it; the monitor never sees it.
+            var stopped = false
+            if !stops.isEmpty {
+                let searchFrom = answer.count - longestStop
+                answer += piece.utf8
+                if let cut = AnswerRelease.firstStop(in: answer, stops: stops, from: searchFrom) {
+                    let keepBytes = max(0, cut - (answer.count - piece.utf8.count))
+                    piece = String(decoding: Array(piece.utf8.prefix(keepBytes)), as: UTF8.self)
+                    answer.removeSubrange(cut...)
+                    stopped = true
+                }
+            } else {
+                answer += piece.utf8
+            }
             run.tokens.append(token)
             run.pieces.append(piece)
             run.text += piece
@@ -282,6 +342,12 @@ public final class SteeringRuntime {
                 run.finish = "violation"
                 return run
             }
+            if stopped {
+                run.finish = "stop"
+                return run
+            }
+            try release.offer(answer, upTo: releasable(answer, keptText: keptText, keptTokens: keptTokens.count, run: run,
+                                                       monitor: monitor, stops: stops))
             guard context.tokens.count < context.configuration.contextLength else {
                 run.finish = "length"
                 return run
@@ -293,16 +359,22 @@ public final class SteeringRuntime {
         return run
     }
 
-    /// Evaluates a new prompt, reusing the cached prefix it shares with
-    /// the cache (the last token is always run again for fresh logits).
-    /// Returns how many tokens were reused.
+    /// How much of `answer` is final (see `AnswerRelease`).
+    private func releasable(_ answer: [UInt8], keptText: String, keptTokens: Int, run: Run, monitor: OutputMonitor?,
+                            stops: [[UInt8]]) -> Int {
+        let limit = answer.count - AnswerRelease.stopHoldBack(answer, stops: stops)
+        guard let monitor else { return limit }
+        let safe = min(limit, monitor.safePrefixLength)
+        let ends = tokenEnds(keptText: keptText, keptTokens: keptTokens, pieces: run.pieces)
+        let within = ends.firstIndex { $0 > safe } ?? ends.count
+        let boundary = sentenceBoundary(keptText + run.text, ends: ends, before: within)
+        return boundary == 0 ? 0 : ends[boundary - 1]
+    }
+
+    /// Evaluates a new prompt, reusing the longest cached prefix (see
+    /// `LlamaContext.evaluate(prompt:)`). Returns how many tokens were reused.
     private func evaluatePrefix(_ tokens: [TokenID]) throws(SteeringError) -> Int {
-        let cached = session.context.tokens
-        var common = 0
-        while common < min(cached.count, tokens.count - 1) && cached[common] == tokens[common] { common += 1 }
-        session.context.removeTokens(from: common)
-        try evaluate(Array(tokens[common...]))
-        return common
+        do { return try session.context.evaluate(prompt: tokens) } catch { throw SteeringError.from(error) }
     }
 
     private func evaluate(_ tokens: [TokenID]) throws(SteeringError) {

@@ -1,4 +1,5 @@
 import SovereignFormats
+import SovereignInference
 
 /// Everything one request went through: what was retrieved, every attempt
 /// with its violations and blips, and the final answer or refusal. The
@@ -59,6 +60,10 @@ public struct SteeringTranscript: Sendable, Equatable {
     public let strategy: String
     /// The prompt as the model saw it (after redaction).
     public let prompt: String
+    /// The turns before the prompt, as the model saw them (after redaction).
+    public let history: [ChatMessage]
+    /// The decode settings the request ran with.
+    public let decoding: EffectiveDecoding
     public let redactions: [String]
     public let passages: [RetrievedPassage]
     /// The `require` rules the question triggered, whose blips the system
@@ -87,6 +92,7 @@ public struct SteeringTranscript: Sendable, Equatable {
         }
         var object: [String: JSONValue] = [
             "steering": .bool(steering), "strategy": .string(strategy), "prompt": .string(prompt),
+            "decoding": decoding.json,
             "redactions": .array(redactions.map(JSONValue.string)),
             "announced": .array(announced.map(JSONValue.string)),
             "passages": .array(passages.map { .object(["id": .string($0.id), "score": .string(String(format6: $0.score))]) }),
@@ -105,6 +111,9 @@ public struct SteeringTranscript: Sendable, Equatable {
             "promptTokens": .integer(Int64(promptTokens)), "reusedPromptTokens": .integer(Int64(reusedPromptTokens)),
         ]
         if let refusalReason { object["refusalReason"] = finding(refusalReason) }
+        if !history.isEmpty {
+            object["history"] = .array(history.map { .object(["role": .string($0.role), "content": .string($0.content)]) })
+        }
         return .object(object)
     }
 }
@@ -117,5 +126,18 @@ extension String {
         let magnitude = Int64(abs(scaled))
         let fraction = String(magnitude % 1_000_000)
         self = sign + String(magnitude / 1_000_000) + "." + String(repeating: "0", count: 6 - fraction.count) + fraction
+    }
+}
+
+extension EffectiveDecoding {
+    /// As transcripts and the log record it (numbers as text: the same bytes everywhere).
+    public var json: JSONValue {
+        var object: [String: JSONValue] = [
+            "temperature": .string(String(format6: temperature)), "seed": .integer(seed), "maxTokens": .integer(Int64(maxTokens)),
+        ]
+        if let topK { object["topK"] = .integer(Int64(topK)) }
+        if let topP { object["topP"] = .string(String(format6: topP)) }
+        if !stop.isEmpty { object["stop"] = .array(stop.map(JSONValue.string)) }
+        return .object(object)
     }
 }

@@ -102,6 +102,14 @@ public struct OutputMonitor: Sendable {
         return check(isFinal: true)
     }
 
+    /// Whether `finish()` may flag the answer as a whole: a `require` rule
+    /// applies to this prompt, or a `mustCite` rule exists. Such a finding
+    /// has no place in the answer to resume from, so the whole answer is
+    /// regenerated and nothing of it is final before the end.
+    public var judgesWholeAnswer: Bool {
+        !rules.mustCite.isEmpty || requirementMet.contains { $0 != nil }
+    }
+
     /// Bytes at the start of the answer that no rule can still flag: before
     /// any violation found, any match in progress, any detector candidate
     /// or figure not yet complete, and any text the normaliser holds.
