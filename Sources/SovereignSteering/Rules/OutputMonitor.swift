@@ -122,8 +122,13 @@ public struct OutputMonitor: Sendable {
                 safe = min(safe, matching.sourceRanges[start].lowerBound)
             }
         }
-        for resumes in detectResume {
-            for resume in resumes where resume < folded.count { safe = min(safe, folded.sourceRanges[resume].lowerBound) }
+        // Only output detections scan the answer; an input detection's
+        // resume point stays at 0 and says nothing about it.
+        for (index, detection) in rules.detections.enumerated() {
+            guard case .output = detection.target else { continue }
+            for resume in detectResume[index] where resume < folded.count {
+                safe = min(safe, folded.sourceRanges[resume].lowerBound)
+            }
         }
         if !rules.grounded.isEmpty, groundedResume < folded.count {
             safe = min(safe, folded.sourceRanges[groundedResume].lowerBound)

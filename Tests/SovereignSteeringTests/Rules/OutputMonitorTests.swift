@@ -178,6 +178,19 @@ import SovereignTestSupport
         #expect(monitor.safePrefixLength == "Hello there. I think you have a cold. Card ".utf8.count)
     }
 
+    /// A detection that applies to the prompt only never scans the answer,
+    /// so it must not hold the safe prefix at 0 (it did: nothing streamed
+    /// under a layer with input redaction until the answer was complete).
+    @Test func inputDetectionsDoNotHoldTheSafePrefix() throws {
+        let rules = try steeringRules([
+            rule("redact-cards", "detect", #""detectors": ["paymentCard"], "on": "input", "action": "redact", "replacement": "[card]""#),
+            rule("cards", "detect", #""detectors": ["paymentCard"]"#),
+        ].joined(separator: ","))
+        var monitor = OutputMonitor(rules: rules, prompt: "", passages: [])
+        _ = monitor.append("Hello there. I can help")
+        #expect(monitor.safePrefixLength == "Hello there. I can help".utf8.count)
+    }
+
     @Test func aCopyIsACheckpoint() throws {
         let rules = try steeringRules(rule("no-diagnosis", "forbid", #""phrases": ["you have cancer"]"#))
         var monitor = OutputMonitor(rules: rules, prompt: "", passages: [])
