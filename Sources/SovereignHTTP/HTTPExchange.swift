@@ -17,6 +17,10 @@ public final class HTTPExchange: @unchecked Sendable {
         /// The response said `connection: close`.
         var closes = false
         var rawStream = false
+        /// The handler has returned: the connection may have moved on to
+        /// its next request or closed its descriptor, so this exchange must
+        /// never touch the socket again.
+        var finished = false
     }
 
     private let socket: Socket
@@ -118,8 +122,10 @@ public final class HTTPExchange: @unchecked Sendable {
     /// to it failed. Poll this in long generations to stop work nobody waits
     /// for, streaming or not.
     public var clientHasGone: Bool {
-        if state.withLock({ $0.failed }) { return true }
-        return socket.peerHasGone
+        state.withLock { state in
+            if state.failed || state.finished { return true }
+            return socket.peerHasGone
+        }
     }
 
     /// After the handler returns: answers 500 if it never responded, ends a
@@ -134,6 +140,9 @@ public final class HTTPExchange: @unchecked Sendable {
         case .done:
             break
         }
-        return state.withLock { $0.closes || $0.failed }
+        return state.withLock { state in
+            state.finished = true
+            return state.closes || state.failed
+        }
     }
 }

@@ -161,6 +161,11 @@ public final class HTTPServer: @unchecked Sendable {
                 }
             }
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            // Streamed tokens are small writes: without TCP_NODELAY, Nagle's
+            // algorithm holds each one until the previous is acknowledged,
+            // which with delayed ACKs adds up to 40 ms per chunk.
+            var noDelay: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &noDelay, socklen_t(MemoryLayout<Int32>.size))
             let now = monotonicMilliseconds()
             let remote = HTTPAddress(storage: storage)?.description ?? "unknown"
             let id = state.withLock { state -> Int? in

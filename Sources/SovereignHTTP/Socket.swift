@@ -46,22 +46,19 @@ struct Socket: Sendable {
     /// Appends at most `maxBytes` to `buffer` without blocking.
     func receive(into buffer: inout [UInt8], maxBytes: Int) -> ReceiveResult {
         guard maxBytes > 0 else { return .wouldBlock }
-        let oldCount = buffer.count
-        buffer.append(contentsOf: repeatElement(0, count: maxBytes))
-        while true {
-            let count = buffer.withUnsafeMutableBytes { raw in
-                recv(fd, raw.baseAddress! + oldCount, maxBytes, Int32(MSG_DONTWAIT))
+        return withUnsafeTemporaryAllocation(byteCount: maxBytes, alignment: 16) { scratch in
+            while true {
+                let count = recv(fd, scratch.baseAddress, maxBytes, Int32(MSG_DONTWAIT))
+                if count > 0 {
+                    buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[0 ..< count]))
+                    return .bytes(count)
+                }
+                if count == 0 { return .endOfStream }
+                let code = errno
+                if code == EINTR { continue }
+                if code == EAGAIN || code == EWOULDBLOCK { return .wouldBlock }
+                return .failed
             }
-            if count > 0 {
-                buffer.removeLast(maxBytes - count)
-                return .bytes(count)
-            }
-            let code = errno
-            buffer.removeLast(maxBytes)
-            if count == 0 { return .endOfStream }
-            if code == EINTR { buffer.append(contentsOf: repeatElement(0, count: maxBytes)); continue }
-            if code == EAGAIN || code == EWOULDBLOCK { return .wouldBlock }
-            return .failed
         }
     }
 

@@ -136,6 +136,26 @@ import SovereignFormats
         #expect(rest == "HTTP/1.1 201 Created\r\nx-first: 1\r\ncontent-length: 5\r\nconnection: close\r\n\r\n")
     }
 
+    @Test func anExchangeKeptPastItsHandlerNeverTouchesTheSocket() throws {
+        let kept = Shared<HTTPExchange?>(nil)
+        let server = try RunningServer { request, exchange in
+            if request.path == "/keep" { kept.update { $0 = exchange }; return }
+            RunningServer.echo(request, exchange)
+        }
+        defer { server.stop() }
+        let client = try server.client()
+        client.send("GET /keep HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(try #require(client.readResponse()).status == 500)
+        let exchange = try #require(kept.value)
+        #expect(!exchange.beginStream(status: 200, headers: []))
+        #expect(!exchange.send(Array("late".utf8)))
+        exchange.respond(HTTPResponse(status: 200, body: Array("late".utf8)))
+        #expect(exchange.clientHasGone)
+        client.send("GET /next HTTP/1.1\r\nHost: t\r\n\r\n")
+        let next = try #require(client.readResponse())
+        #expect(next.header("x-path") == "/next" && next.body.isEmpty)
+    }
+
     @Test func idleKeepAliveConnectionIsClosedAfterTheIdleTimeout() throws {
         let server = try RunningServer(limits: HTTPLimits(keepAliveIdle: .milliseconds(300)))
         defer { server.stop() }

@@ -74,11 +74,12 @@ final class TestClient {
         var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         let ready = poll(&poller, 1, Int32(remaining))
         if ready == 0 { return .timeout }
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
-        if count <= 0 { return .eof }
-        buffer += chunk[0 ..< count]
-        return .data
+        return withUnsafeTemporaryAllocation(byteCount: 65536, alignment: 16) { chunk in
+            let count = recv(fd, chunk.baseAddress, chunk.count, 0)
+            if count <= 0 { return .eof }
+            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0 ..< count]))
+            return .data
+        }
     }
 
     /// Everything until the server closes; nil on timeout.
