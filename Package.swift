@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "SovereignImage", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignArchive", "SovereignPolicy"]),
         .target(name: "SovereignTrust", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats"]),
         .target(name: "SovereignInstall", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignArchive", "SovereignImage", "SovereignTrust"]),
-        .target(name: "SovereignCLI", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignImage", "SovereignTrust", "SovereignInstall", "SovereignInference", "SovereignLog", "SovereignSteering"]),
+        .target(name: "SovereignCLI", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignImage", "SovereignTrust", "SovereignInstall", "SovereignInference", "SovereignLog", "SovereignSteering", "SovereignHTTP", "SovereignServe"]),
         // The hot loops in C, with ggml's exact arithmetic (fused multiply-adds
         // in lanes); AVX2 chosen at run time, never -march. No contraction
         // beyond the fused operations written out.
@@ -47,6 +47,8 @@ let package = Package(
                 swiftSettings: [.unsafeFlags(["-O"])]),
         // HTTP/1.1 on POSIX sockets: bounded parsing, keep-alive, streaming, limits and shutdown.
         .target(name: "SovereignHTTP", dependencies: ["SovereignSystem", "SovereignFormats", "CLinux"]),
+        // `sovereign serve`: the OpenAI API over the steering runtime, continuous batching, metrics, the log.
+        .target(name: "SovereignServe", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignPolicy", "SovereignInference", "SovereignSteering", "SovereignLog", "SovereignHTTP"]),
         // Side-by-side inference benchmark driver (bench/inference/run).
         .executableTarget(name: "InferenceBench", dependencies: ["SovereignInference"]),
         // bench/steering's driver: the layer's cost, corrections, log appends.

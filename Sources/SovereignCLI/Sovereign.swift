@@ -31,6 +31,7 @@ public enum Sovereign {
             ModelCommands.spec,
             LogCommands.spec,
             ChatCommand.spec,
+            ServeCommand.spec,
         ]
     )
 

@@ -7,6 +7,7 @@ import SovereignInference
 import SovereignInstall
 import SovereignSteering
 import SovereignLog
+import SovereignServe
 
 /// `sovereign chat`: one question answered by the installed appliance under
 /// its constraint layer, the exchange recorded in the log before the answer
@@ -63,8 +64,9 @@ enum ChatCommand {
         // Open the log before generating: an appliance that cannot log does not answer.
         let log = try AuditLog.open(applianceRoot: root.path)
         let transcript = try runtime.respond(to: question, steering: steering)
-        let index = try log.append(metadata: metadata(transcript, appliance: appliance, runtime: runtime),
-                                   content: content(transcript))
+        let record = ExchangeRecord(transcript, type: "chat", requestID: Hex.encode(SecureRandom.bytes(16)),
+                                    identity: appliance.identity, threads: session.context.threadCount)
+        let index = try log.append(metadata: record.metadata, content: record.content)
         try log.close()
 
         if arguments.flag("--json") {
@@ -79,41 +81,12 @@ enum ChatCommand {
         }
         return ExitStatus.success
     }
+}
 
-    /// What stays in the log for good: identities, settings, rule ids, outcome; nothing personal.
-    static func metadata(_ transcript: SteeringTranscript, appliance: InstalledAppliance, runtime: SteeringRuntime) -> [String: JSONValue] {
-        var decoding = transcript.decoding.json.objectValue ?? [:]
-        decoding["threads"] = .integer(Int64(runtime.session.context.threadCount))
-        var object: [String: JSONValue] = [
-            "type": .string("chat"),
-            "requestID": .string(Hex.encode(SecureRandom.bytes(16))),
-            "image": .string(appliance.manifestDigest),
-            "model": .string(appliance.modelSHA256.prefixed),
-            "constraintLayer": .string(appliance.constraintLayerDigest.prefixed),
-            "steering": .bool(transcript.steering),
-            "strategy": .string(transcript.strategy),
-            "decoding": .object(decoding),
-            "passages": .array(transcript.passages.map { .string($0.id) }),
-            "attempts": .array(transcript.attempts.map { attempt in
-                .object(["violations": .array(attempt.violations.map { .string($0.ruleID) }), "tokens": .integer(Int64(attempt.tokens))])
-            }),
-            "inputViolations": .array(transcript.inputViolations.map { .string($0.ruleID) }),
-            "outcome": .string(transcript.outcome.rawValue),
-        ]
-        if let reason = transcript.refusalReason { object["refusedBy"] = .string(reason.ruleID) }
-        return object
-    }
-
-    /// What `log purge` may delete later: the words exchanged.
-    static func content(_ transcript: SteeringTranscript) -> [String: JSONValue] {
-        [
-            "prompt": .string(transcript.prompt),
-            "attempts": .array(transcript.attempts.map { attempt in
-                var object: [String: JSONValue] = ["text": .string(attempt.text)]
-                if let blip = attempt.blip { object["blip"] = .string(blip) }
-                return .object(object)
-            }),
-            "answer": .string(transcript.answer),
-        ]
+extension InstalledAppliance {
+    /// The digests every log entry and API answer names.
+    var identity: ExchangeRecord.Identity {
+        ExchangeRecord.Identity(name: name, manifestDigest: manifestDigest, modelDigest: modelSHA256.prefixed,
+                                constraintLayerDigest: constraintLayerDigest.prefixed)
     }
 }

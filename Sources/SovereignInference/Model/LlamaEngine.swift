@@ -1,4 +1,5 @@
 import CInferenceKernels
+import SovereignSystem
 #if canImport(Glibc)
 internal import Glibc
 #elseif canImport(Darwin)

@@ -1,17 +1,18 @@
 #if canImport(Glibc)
-internal import Glibc
+import Glibc
 #elseif canImport(Darwin)
-internal import Darwin
+import Darwin
 #endif
 
 /// A mutex with one condition variable on the monotonic clock: what the
 /// engine's step scheduling waits on (a step leader gathering rows for a
-/// bounded time; followers sleeping until their rows are done).
-final class ConditionLock: @unchecked Sendable {
+/// bounded time; followers sleeping until their rows are done), and a
+/// server's slot queue.
+public final class ConditionLock: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t> = .allocate(capacity: 1)
     private let condition: UnsafeMutablePointer<pthread_cond_t> = .allocate(capacity: 1)
 
-    init() {
+    public init() {
         pthread_mutex_init(mutex, nil)
         var attributes = pthread_condattr_t()
         pthread_condattr_init(&attributes)
@@ -27,20 +28,20 @@ final class ConditionLock: @unchecked Sendable {
         condition.deallocate()
     }
 
-    func lock() { pthread_mutex_lock(mutex) }
-    func unlock() { pthread_mutex_unlock(mutex) }
+    public func lock() { pthread_mutex_lock(mutex) }
+    public func unlock() { pthread_mutex_unlock(mutex) }
 
-    func withLock<R>(_ body: () throws -> R) rethrows -> R {
+    public func withLock<R>(_ body: () throws -> R) rethrows -> R {
         lock()
         defer { unlock() }
         return try body()
     }
 
     /// Sleeps until a broadcast (the lock held on entry and on return).
-    func wait() { pthread_cond_wait(condition, mutex) }
+    public func wait() { pthread_cond_wait(condition, mutex) }
 
     /// Sleeps until a broadcast or `deadline`, whichever comes first.
-    func wait(until deadline: ContinuousClock.Instant) {
+    public func wait(until deadline: ContinuousClock.Instant) {
         let remaining = deadline - ContinuousClock.now
         guard remaining > .zero else { return }
         var now = timespec()
@@ -53,5 +54,5 @@ final class ConditionLock: @unchecked Sendable {
         pthread_cond_timedwait(condition, mutex, &wake)
     }
 
-    func broadcast() { pthread_cond_broadcast(condition) }
+    public func broadcast() { pthread_cond_broadcast(condition) }
 }

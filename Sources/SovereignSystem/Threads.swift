@@ -12,7 +12,7 @@ private final class ThreadBody {
 /// Starts a detached pthread running `body`. False if the system refused
 /// (then `body` never runs). Plain pthreads rather than Dispatch: one
 /// blocking thread per connection is the model, and its cost is explicit.
-func spawnDetachedThread(_ body: @escaping @Sendable () -> Void) -> Bool {
+public func spawnDetachedThread(_ body: @escaping @Sendable () -> Void) -> Bool {
     var attributes = pthread_attr_t()
     pthread_attr_init(&attributes)
     defer { pthread_attr_destroy(&attributes) }

@@ -1,0 +1,80 @@
+import SovereignFormats
+import SovereignSteering
+
+/// What the appliance's log keeps of one exchange, for `sovereign chat` and
+/// `sovereign serve` alike. The metadata stays for good: identities,
+/// settings, rule ids, outcome, nothing personal. The content is what
+/// `log purge` may delete later: the words exchanged.
+public struct ExchangeRecord: Sendable {
+    /// Which image answered: digests an auditor checks against the signed image.
+    public struct Identity: Sendable, Equatable {
+        public let name: String
+        public let manifestDigest: String
+        public let modelDigest: String
+        public let constraintLayerDigest: String
+
+        public init(name: String, manifestDigest: String, modelDigest: String, constraintLayerDigest: String) {
+            self.name = name
+            self.manifestDigest = manifestDigest
+            self.modelDigest = modelDigest
+            self.constraintLayerDigest = constraintLayerDigest
+        }
+    }
+
+    public let metadata: [String: JSONValue]
+    public let content: [String: JSONValue]
+
+    /// An answered or refused exchange. `extra` adds the caller's fields
+    /// (the server's endpoint, client retry count, requested model).
+    public init(_ transcript: SteeringTranscript, type: String, requestID: String, identity: Identity, threads: Int,
+                extra: [String: JSONValue] = [:]) {
+        var decoding = transcript.decoding.json.objectValue ?? [:]
+        decoding["threads"] = .integer(Int64(threads))
+        var metadata: [String: JSONValue] = [
+            "type": .string(type),
+            "requestID": .string(requestID),
+            "image": .string(identity.manifestDigest),
+            "model": .string(identity.modelDigest),
+            "constraintLayer": .string(identity.constraintLayerDigest),
+            "steering": .bool(transcript.steering),
+            "strategy": .string(transcript.strategy),
+            "decoding": .object(decoding),
+            "passages": .array(transcript.passages.map { .string($0.id) }),
+            "attempts": .array(transcript.attempts.map { attempt in
+                .object(["violations": .array(attempt.violations.map { .string($0.ruleID) }), "tokens": .integer(Int64(attempt.tokens))])
+            }),
+            "inputViolations": .array(transcript.inputViolations.map { .string($0.ruleID) }),
+            "outcome": .string(transcript.outcome.rawValue),
+        ]
+        if let reason = transcript.refusalReason { metadata["refusedBy"] = .string(reason.ruleID) }
+        metadata.merge(extra) { ours, _ in ours }
+        self.metadata = metadata
+        var content: [String: JSONValue] = [
+            "prompt": .string(transcript.prompt),
+            "attempts": .array(transcript.attempts.map { attempt in
+                var object: [String: JSONValue] = ["text": .string(attempt.text)]
+                if let blip = attempt.blip { object["blip"] = .string(blip) }
+                return .object(object)
+            }),
+            "answer": .string(transcript.answer),
+        ]
+        if !transcript.history.isEmpty {
+            content["history"] = .array(transcript.history.map { .object(["role": .string($0.role), "content": .string($0.content)]) })
+        }
+        self.content = content
+    }
+
+    /// A request that ended without an answer: the client went away, or the
+    /// engine failed. What was asked is kept (as content), and why it ended.
+    public init(unanswered prompt: String, outcome: String, reason: String, type: String, requestID: String,
+                identity: Identity, extra: [String: JSONValue] = [:]) {
+        var metadata: [String: JSONValue] = [
+            "type": .string(type), "requestID": .string(requestID), "image": .string(identity.manifestDigest),
+            "model": .string(identity.modelDigest), "constraintLayer": .string(identity.constraintLayerDigest),
+            "outcome": .string(outcome), "reason": .string(reason),
+        ]
+        metadata.merge(extra) { ours, _ in ours }
+        self.metadata = metadata
+        content = ["prompt": .string(prompt)]
+    }
+}
