@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "SovereignCLITests", dependencies: ["SovereignCLI", "sovereign", "SovereignTestSupport", "SovereignImage", "SovereignInstall", "SovereignSystem", "SovereignCrypto"]),
         .testTarget(name: "SovereignLogTests", dependencies: ["SovereignLog", "SovereignCrypto", "SovereignTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "SovereignSteeringTests", dependencies: ["SovereignSteering", "SovereignPolicy", "SovereignInference", "SovereignTestSupport"]),
-        .testTarget(name: "SovereignHTTPTests", dependencies: ["SovereignHTTP", "SovereignFormats", "SovereignTestSupport"]),
+        .testTarget(name: "SovereignHTTPTests", dependencies: ["SovereignHTTP", "SovereignSystem", "SovereignFormats", "SovereignTestSupport"]),
         .testTarget(name: "SovereignInferenceTests", dependencies: ["SovereignInference", "SovereignTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

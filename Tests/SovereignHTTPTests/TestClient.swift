@@ -1,5 +1,6 @@
 import Glibc
 import Synchronization
+import SovereignSystem
 @testable import SovereignHTTP
 
 /// A response as read off the wire by `TestClient`.
