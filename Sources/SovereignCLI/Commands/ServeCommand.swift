@@ -36,6 +36,7 @@ enum ServeCommand {
             .value("--parallel", "<n>", "Slots: requests generated at once, batched together (default 4)."),
             .value("--max-queue", "<n>", "Requests that may wait for a slot before 503s (default 64)."),
             .value("--kernels", "<k>", "automatic (the default) or portable. Both give the same tokens."),
+            .flag("--no-steering", "Serve the bare model (no persona, passages or rules), for benchmarks and ablation; still logged."),
         ],
         run: run
     )
@@ -65,11 +66,13 @@ enum ServeCommand {
         let appliance = try InstalledAppliance.open(root)
         let layer = try ConstraintLayer(directory: appliance.constraintLayerDirectory, runtimeFile: appliance.runtimePath)
         let log = try AuditLog.open(applianceRoot: root.path)
-        let api = APIServer(identity: appliance.identity, log: log,
-                            configuration: .init(token: token, maxQueue: maxQueue))
+        var configuration = APIServer.Configuration(token: token, maxQueue: maxQueue)
+        configuration.steering = !arguments.flag("--no-steering")
+        let api = APIServer(identity: appliance.identity, log: log, configuration: configuration)
         let server = try HTTPServer(address: address) { request, exchange in api.handle(request, exchange) }
         HTTPServer.blockSignalsAndStop(server, on: [SIGTERM, SIGINT])
-        Output.error("sovereign serve: listening on \(server.boundAddress) (\(appliance.name), \(parallel) slots, \(threads) threads)")
+        Output.error("sovereign serve: listening on \(server.boundAddress) (\(appliance.name), \(parallel) slots, \(threads) threads"
+                     + (configuration.steering ? ")" : "; WITHOUT the constraint layer: --no-steering)"))
 
         // Load while already answering /health with 503.
         let modelPath = appliance.modelPath, kernelChoice = kernels

@@ -23,6 +23,9 @@ public final class APIServer: Sendable {
         public var queueTimeout: Duration
         /// The longest one answer may take; then it is cancelled.
         public var requestTimeout: Duration
+        /// False: the bare model answers (no persona, passages or rules),
+        /// for benchmarks and ablation; every exchange is still logged, as such.
+        public var steering = true
 
         public init(token: [UInt8]? = nil, maxQueue: Int = 64, queueTimeout: Duration = .seconds(60),
                     requestTimeout: Duration = .seconds(600)) {
@@ -116,7 +119,7 @@ public final class APIServer: Sendable {
             "id": .string(identity.name), "object": .string("model"), "created": .integer(0), "owned_by": .string("sovereign"),
             "sovereign": .object([
                 "image": .string(identity.manifestDigest), "model": .string(identity.modelDigest),
-                "constraintLayer": .string(identity.constraintLayerDigest),
+                "constraintLayer": .string(identity.constraintLayerDigest), "steering": .bool(configuration.steering),
             ]),
         ])])])
     }
@@ -166,7 +169,9 @@ public final class APIServer: Sendable {
         var timedOut = false
         let result: Result<SteeringTranscript, SteeringError>
         do {
-            let transcript = try slot.runtime.respond(to: parsed.steeringRequest) { piece in
+            var steeringRequest = parsed.steeringRequest
+            steeringRequest.steering = configuration.steering
+            let transcript = try slot.runtime.respond(to: steeringRequest) { piece in
                 if exchange.clientHasGone { return false }
                 if self.clock.now > deadline {
                     timedOut = true
