@@ -13,6 +13,7 @@ Every mode prints one JSON object on stdout for the test to assert on.
                                            SECONDS (half of them streaming)
   serve_client.py cancel BASE              opens a stream, reads one event, hangs up
   serve_client.py get BASE PATH [TOKEN]    the body of GET PATH (for promtool)
+  serve_client.py post BASE PATH BODY      {"status", "body"} of POST PATH with a JSON BODY
 """
 import json
 import random
@@ -287,6 +288,12 @@ def get_mode(base, path, token=None):
         sys.stdout.write(f"HTTP {error.code} " + error.read().decode())
 
 
+def post_mode(base, path, body):
+    host, port = host_port(base)
+    status, reply = exchange(host, port, post(path.encode(), body.encode()))
+    print(json.dumps({"status": status, "body": json.loads(reply) if reply else None}))
+
+
 if __name__ == "__main__":
     mode, base = sys.argv[1], sys.argv[2]
     if mode == "openai":
@@ -297,6 +304,8 @@ if __name__ == "__main__":
         concurrent_mode(base, int(sys.argv[3]), float(sys.argv[4]))
     elif mode == "cancel":
         cancel_mode(base)
+    elif mode == "post":
+        post_mode(base, sys.argv[3], sys.argv[4])
     elif mode == "get":
         get_mode(base, sys.argv[3], sys.argv[4] if len(sys.argv) > 4 else None)
     else:
