@@ -172,6 +172,11 @@ def hostile_mode(base, seed, count):
         "duplicateKey": post(b"/v1/chat/completions", b'{"messages": [], "messages": [{"role": "user", "content": "hi"}]}'),
         "deepNesting": post(b"/v1/chat/completions", b"[" * 100000 + b"]" * 100000),
         "invalidUTF8": post(b"/v1/chat/completions", b'{"messages": [{"role": "user", "content": "\xff\xfe"}]}'),
+        "promptTooLong": post(b"/v1/chat/completions",
+                              json.dumps({"messages": [{"role": "user", "content": "word " * 2000}]}).encode()),
+        "contextOverflow": post(b"/v1/chat/completions", json.dumps({"messages": [
+            {"role": "user", "content": "tell me more " * 600}, {"role": "assistant", "content": "ok " * 1500},
+            {"role": "user", "content": "and more " * 800}]}).encode()),
         "hugeBody": b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n" + b"{" * 1000,
         "headerFlood": b"GET /v1/models HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(500)) + b"\r\n",
         "randomBytes": random.Random(seed).randbytes(4096),

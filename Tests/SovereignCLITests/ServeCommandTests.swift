@@ -133,6 +133,13 @@ final class ServerProcess {
         #expect(verify.status == 0, "\(verify.stderr)")
         // The same question through `sovereign chat` (alone, another process; the
         // server held the log until it stopped): the same answer.
+        // The log names the endpoint, the model the client asked for, and its retry count.
+        let logIndex = try #require(sovereign["logIndex"] as? Int)
+        let entry = try jsonObject(try appliance.workspace.run(["log", "show", String(logIndex), "--root", "root", "--json"]).stdout)
+        let metadata = try #require((entry["entry"] as? [String: Any])?["metadata"] as? [String: Any])
+        #expect(metadata["endpoint"] as? String == "/v1/chat/completions" && metadata["requestedModel"] as? String == "any")
+        #expect(metadata["clientRetry"] as? String == "0", "\(metadata)")
+        #expect(metadata["outcome"] as? String == "answered")
         let alone = try appliance.chat("When is the service desk open?")
         #expect(try jsonObject(alone.stdout)["answer"] as? String == answer, "\(alone.stderr)")
     }
@@ -156,7 +163,7 @@ final class ServerProcess {
         let cases = try #require(out["cases"] as? [String: [String: Any]])
         let expected = ["badJSON": 400, "wrongTypes": 400, "missingMessages": 400, "emptyMessages": 400, "lastNotUser": 400,
                         "unknownField": 400, "tools": 400, "imagePart": 400, "temperatureOutOfRange": 400, "duplicateKey": 400,
-                        "deepNesting": 400, "invalidUTF8": 400, "hugeBody": 413, "headerFlood": 431, "randomBytes": 400,
+                        "deepNesting": 400, "invalidUTF8": 400, "promptTooLong": 400, "contextOverflow": 400, "hugeBody": 413, "headerFlood": 431, "randomBytes": 400,
                         "notFound": 404, "wrongMethod": 405, "halfClosed": 400]
         for (name, status) in expected {
             let result = try #require(cases[name], "\(name) missing")

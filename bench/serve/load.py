@@ -20,6 +20,8 @@ import argparse
 import http.client
 import json
 import math
+import os
+import resource
 import statistics
 import sys
 import threading
@@ -53,6 +55,25 @@ def percentile(values, p):
     ordered = sorted(values)
     rank = max(1, math.ceil(p / 100 * len(ordered)))
     return ordered[rank - 1]
+
+
+def cpu_snapshot(server_pid):
+    """CPU seconds: the whole machine busy (from /proc/stat), the server
+    process (all its threads), and this load generator."""
+    tick = os.sysconf("SC_CLK_TCK")
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    busy = (sum(fields[:8]) - fields[3] - fields[4]) / tick  # all but idle and iowait
+    server = None
+    if server_pid:
+        try:
+            with open(f"/proc/{server_pid}/stat") as f:
+                rest = f.read().rsplit(")", 1)[1].split()
+            server = (int(rest[11]) + int(rest[12])) / tick  # utime + stime
+        except OSError:
+            pass
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return busy, server, usage.ru_utime + usage.ru_stime
 
 
 def one_request(host, port, question, max_tokens, timeout):
@@ -124,6 +145,7 @@ def main():
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--timeout", type=float, default=300)
     parser.add_argument("--label", default="")
+    parser.add_argument("--server-pid", type=int, default=0, help="to account the server's CPU time")
     arguments = parser.parse_args()
     url = urllib.parse.urlparse(arguments.url)
     host, port = url.hostname, url.port
@@ -151,12 +173,17 @@ def main():
             records[index] = record
 
     threads = [threading.Thread(target=client, daemon=True) for _ in range(arguments.concurrency)]
+    cpu_before = cpu_snapshot(arguments.server_pid)
     start = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - start
+    cpu_after = cpu_snapshot(arguments.server_pid)
+    busy = cpu_after[0] - cpu_before[0]
+    server_cpu = cpu_after[1] - cpu_before[1] if cpu_before[1] is not None and cpu_after[1] is not None else None
+    load_cpu = cpu_after[2] - cpu_before[2]
 
     good = [r for r in records if r["error"] is None]
     errors = [{"index": r["index"], "error": r["error"]} for r in records if r["error"] is not None]
@@ -178,6 +205,12 @@ def main():
         "latencyP50": statistics.median(latencies) if latencies else None,
         "latencyP99": percentile(latencies, 99) if latencies else None,
         "ttftP50": statistics.median(ttfts) if ttfts else None,
+        # CPU seconds during the timed part: the server's, this generator's, and
+        # everything else on the machine (other work skews the comparison).
+        "serverCpuSeconds": server_cpu,
+        "loadCpuSeconds": load_cpu,
+        "otherCpuSeconds": busy - (server_cpu or 0) - load_cpu,
+        "cpus": os.cpu_count(),
         "errors": errors,
         "finishReasons": {reason: sum(1 for r in good if r["finish_reason"] == reason)
                           for reason in sorted({str(r["finish_reason"]) for r in good})},

@@ -209,7 +209,7 @@ public final class APIServer: Sendable {
                                        type: "server_error", code: "timeout")
                 timeout.headers = [("x-should-retry", "false")]
                 apiError = timeout
-            } else if error.thing == "prompt" || error.reason.contains("context") {
+            } else if error.isInvalidRequest {
                 apiError = .invalid("\(error.thing): \(error.reason)", param: "messages", code: "context_length_exceeded")
             } else {
                 apiError = .internalFailure("\(error.thing): \(error.reason)")

@@ -139,7 +139,8 @@ public final class SteeringRuntime {
             case .refuse(let redacted, let violations):
                 return (redacted, violations)
             case .tooLong(let bytes, let limit):
-                throw SteeringError(what, "is \(bytes) bytes, more than the \(limit) the layer accepts (runtime.json maxPromptBytes)")
+                throw SteeringError(what, "is \(bytes) bytes, more than the \(limit) the layer accepts (runtime.json maxPromptBytes)",
+                                    invalidRequest: true)
             case .proceed(let redacted, let found):
                 redactions += found.map { "\($0.ruleID): \($0.detector.rawValue) → \($0.replacement)" }
                 return (redacted, nil)
