@@ -42,13 +42,9 @@ enum ChatCommand {
     @Sendable static func run(_ arguments: ParsedArguments) throws -> Int32 {
         let question = try ModelCommands.textOrStandardInput(arguments.positionals[0])
         let root = InstallRoot(path: try arguments.required("--root"))
-        let online = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        let threads = try arguments.positiveInteger("--threads", default: min(max(online, 1), 8))
-        var kernels = KernelSelection.automatic
-        if let text = arguments.value("--kernels") {
-            guard let choice = KernelSelection(rawValue: text) else { throw ModelCommands.invalid(arguments, "--kernels") }
-            kernels = choice
-        }
+        let engine = try EngineOptions(arguments)
+        let threads = engine.threads
+        let kernels = engine.kernels
         var strategy: SteeringRuntime.Strategy?
         if let text = arguments.value("--strategy") {
             guard let choice = SteeringRuntime.Strategy(rawValue: text) else { throw ModelCommands.invalid(arguments, "--strategy") }

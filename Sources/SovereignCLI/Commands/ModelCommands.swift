@@ -195,9 +195,8 @@ enum ModelCommands {
         let prompt = try textArgument(arguments, "--prompt")
         let maxTokens = try arguments.positiveInteger("--max-tokens", default: 256)
         let contextLength = try arguments.positiveInteger("--context", default: 2048)
-        let online = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        let threads = try arguments.positiveInteger("--threads", default: min(max(online, 1), 8))
-        guard threads <= 256 else { throw invalid(arguments, "--threads") }
+        let engine = try EngineOptions(arguments)
+        let threads = engine.threads
         var sampling = SamplingParameters.greedy
         if let text = arguments.value("--temperature") {
             guard let temperature = Float(text), temperature.isFinite, temperature >= 0 else {
@@ -209,11 +208,7 @@ enum ModelCommands {
             guard let seed = UInt64(text) else { throw invalid(arguments, "--seed") }
             sampling.seed = seed
         }
-        var kernels = KernelSelection.automatic
-        if let text = arguments.value("--kernels") {
-            guard let choice = KernelSelection(rawValue: text) else { throw invalid(arguments, "--kernels") }
-            kernels = choice
-        }
+        let kernels = engine.kernels
         let json = arguments.flag("--json")
 
         let session = try InferenceSession(

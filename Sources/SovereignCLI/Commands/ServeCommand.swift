@@ -46,16 +46,12 @@ enum ServeCommand {
         let listen = arguments.value("--listen") ?? "127.0.0.1:8080"
         let address: HTTPAddress
         do { address = try HTTPAddress.parse(listen) } catch { throw ModelCommands.invalid(arguments, "--listen") }
-        let online = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        let threads = try arguments.positiveInteger("--threads", default: min(max(online, 1), 8))
+        let engine = try EngineOptions(arguments)
+        let threads = engine.threads
         let parallel = try arguments.positiveInteger("--parallel", default: 4)
         guard parallel <= 64 else { throw ModelCommands.invalid(arguments, "--parallel") }
         let maxQueue = try arguments.positiveInteger("--max-queue", default: 64)
-        var kernels = KernelSelection.automatic
-        if let text = arguments.value("--kernels") {
-            guard let choice = KernelSelection(rawValue: text) else { throw ModelCommands.invalid(arguments, "--kernels") }
-            kernels = choice
-        }
+        let kernels = engine.kernels
         var token: [UInt8]?
         if let path = arguments.value("--token-file") { token = try readToken(path) }
         guard address.isLoopback || token != nil else {
@@ -75,11 +71,11 @@ enum ServeCommand {
                      + (configuration.steering ? ")" : "; WITHOUT the constraint layer: --no-steering)"))
 
         // Load while already answering /health with 503.
-        let modelPath = appliance.modelPath, kernelChoice = kernels
+        let modelPath = appliance.modelPath
         let loaded = spawnDetachedThread {
             do {
                 let engine = LlamaEngine(model: try LlamaModel(contentsOf: modelPath),
-                                         configuration: .init(contextLength: 2048, threadCount: threads, kernels: kernelChoice))
+                                         configuration: .init(contextLength: 2048, threadCount: threads, kernels: kernels))
                 let first = try InferenceSession(context: engine.makeContext())
                 var runtimes = [try SteeringRuntime(session: first, layer: layer)]
                 for _ in 1 ..< parallel { runtimes.append(try SteeringRuntime(session: first.makeSibling(), layer: layer)) }
