@@ -42,6 +42,9 @@ public final class LlamaEngine: @unchecked Sendable {
     private let lock = ConditionLock()
     // Guarded by `lock`:
     private var pending: [Job] = []
+    /// A caller is gathering or running a step (at most one leads).
+    private var leading = false
+    /// The forward pass is running: contexts' tokens and caches change.
     private var stepping = false
     private var expected: Set<ObjectIdentifier> = []
     private var contexts: [WeakContext] = []
@@ -103,11 +106,13 @@ public final class LlamaEngine: @unchecked Sendable {
         pending.append(job)
         lock.broadcast()
         while !job.done {
-            guard !stepping else {
+            guard !leading else {
                 lock.wait()
                 continue
             }
-            stepping = true
+            leading = true
+            // Gathering leaves `stepping` false, so the contexts it waits
+            // for can still roll back or adopt a prefix before submitting.
             let deadline = ContinuousClock.now + gatherWindow
             while !expected.allSatisfy({ id in pending.contains { ObjectIdentifier($0.context) == id } }),
                   ContinuousClock.now < deadline {
@@ -116,6 +121,7 @@ public final class LlamaEngine: @unchecked Sendable {
             let batch = pending
             pending = []
             expected = Set(batch.map { ObjectIdentifier($0.context) })
+            stepping = true
             lock.unlock()
             step(batch)
             lock.lock()
@@ -123,6 +129,7 @@ public final class LlamaEngine: @unchecked Sendable {
             rowCount += batch.reduce(0) { $0 + $1.tokens.count }
             for finished in batch { finished.done = true }
             stepping = false
+            leading = false
             lock.broadcast()
         }
         lock.unlock()

@@ -25,7 +25,8 @@ public struct CompletionRequest: Sendable, Equatable {
     public let includeUsage: Bool
     public let overrides: DecodingOverrides
     public let stop: [String]
-    /// OpenAI's end-user id, if the client sent one (logged, never used).
+    /// OpenAI's end-user id, if the client sent one: accepted, never stored
+    /// (the log's metadata is permanent and it may identify a person).
     public let user: String?
 
     /// Bounds on what a stranger can send beyond the body size.

@@ -160,7 +160,6 @@ public final class APIServer: Sendable {
         var extra: [String: JSONValue] = ["endpoint": .string("/v1/" + (endpoint == .chat ? "chat/completions" : "completions"))]
         if !parsed.model.isEmpty { extra["requestedModel"] = .string(parsed.model) }
         if let retry = request.headers["x-stainless-retry-count"] { extra["clientRetry"] = .string(retry) }
-        if let user = parsed.user { extra["user"] = .string(user) }
 
         // Streams open at the first call (after the prompt is evaluated, so
         // a prompt that does not fit still gets a plain 400).

@@ -64,17 +64,19 @@ public struct ExchangeRecord: Sendable {
         self.content = content
     }
 
-    /// A request that ended without an answer: the client went away, or the
-    /// engine failed. What was asked is kept (as content), and why it ended.
+    /// A request that ended without an answer: the client went away, the
+    /// request was too long, or the engine failed. Why it ended is kept, and
+    /// how long the question was, but not its words: they never went through
+    /// the input rules' redaction, so they could hold what must not be stored.
     public init(unanswered prompt: String, outcome: String, reason: String, type: String, requestID: String,
                 identity: Identity, extra: [String: JSONValue] = [:]) {
         var metadata: [String: JSONValue] = [
             "type": .string(type), "requestID": .string(requestID), "image": .string(identity.manifestDigest),
             "model": .string(identity.modelDigest), "constraintLayer": .string(identity.constraintLayerDigest),
-            "outcome": .string(outcome), "reason": .string(reason),
+            "outcome": .string(outcome), "reason": .string(reason), "promptBytes": .integer(Int64(prompt.utf8.count)),
         ]
         metadata.merge(extra) { ours, _ in ours }
         self.metadata = metadata
-        content = ["prompt": .string(prompt)]
+        content = [:]
     }
 }
