@@ -66,7 +66,7 @@ let package = Package(
         .testTarget(name: "SovereignLogTests", dependencies: ["SovereignLog", "SovereignCrypto", "SovereignTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "SovereignSteeringTests", dependencies: ["SovereignSteering", "SovereignPolicy", "SovereignInference", "SovereignTestSupport"]),
         .testTarget(name: "SovereignHTTPTests", dependencies: ["SovereignHTTP", "SovereignSystem", "SovereignFormats", "SovereignTestSupport"]),
-        .testTarget(name: "SovereignServeTests", dependencies: ["SovereignServe", "SovereignHTTP", "SovereignLog", "SovereignSystem", "SovereignTestSupport"]),
+        .testTarget(name: "SovereignServeTests", dependencies: ["SovereignServe", "SovereignHTTP", "SovereignLog", "SovereignSystem", "SovereignPolicy", "SovereignInference", "SovereignSteering", "SovereignTestSupport"]),
         .testTarget(name: "SovereignInferenceTests", dependencies: ["SovereignInference", "SovereignTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

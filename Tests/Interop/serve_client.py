@@ -14,6 +14,9 @@ Every mode prints one JSON object on stdout for the test to assert on.
   serve_client.py cancel BASE              opens a stream, reads one event, hangs up
   serve_client.py get BASE PATH [TOKEN]    the body of GET PATH (for promtool)
   serve_client.py post BASE PATH BODY      {"status", "body"} of POST PATH with a JSON BODY
+  serve_client.py stream BASE QUESTION [TOKEN]
+                                           the official client streaming one chat answer:
+                                           its pieces, finish reason, and the error it raised
 """
 import json
 import random
@@ -282,6 +285,21 @@ def cancel_mode(base):
     print(json.dumps({"gotEvent": b"data: " in received}))
 
 
+def stream_mode(base, question, token="unused"):
+    import openai
+    client = openai.OpenAI(base_url=base + "/v1", api_key=token, max_retries=0, timeout=300)
+    pieces, finish, raised = [], None, None
+    try:
+        for chunk in client.chat.completions.create(model="x", stream=True, messages=[{"role": "user", "content": question}]):
+            for choice in chunk.choices:
+                if choice.delta.content:
+                    pieces.append(choice.delta.content)
+                finish = choice.finish_reason or finish
+    except openai.APIError as error:
+        raised = {"type": type(error).__name__, "message": error.message, "body": error.body}
+    print(json.dumps({"pieces": pieces, "finish": finish, "raised": raised}))
+
+
 def get_mode(base, path, token=None):
     request = urllib.request.Request(base + path)
     if token:
@@ -311,6 +329,8 @@ if __name__ == "__main__":
         cancel_mode(base)
     elif mode == "post":
         post_mode(base, sys.argv[3], sys.argv[4])
+    elif mode == "stream":
+        stream_mode(base, sys.argv[3], *sys.argv[4:5])
     elif mode == "get":
         get_mode(base, sys.argv[3], sys.argv[4] if len(sys.argv) > 4 else None)
     else:
