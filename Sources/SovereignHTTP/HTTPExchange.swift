@@ -63,16 +63,18 @@ public final class HTTPExchange: @unchecked Sendable {
     /// Sends a complete response with `content-length`. Ignored after the
     /// exchange has already answered.
     public func respond(_ response: HTTPResponse) {
-        state.withLock { state in
-            guard state.phase == .idle else { return }
-            state.phase = .done
-            var framing = connectionHeaders(&state)
-            let bodyless = response.status == 204 || response.status == 304
-            if !bodyless { framing.insert(("content-length", String(response.body.count)), at: 0) }
-            var bytes = HTTPResponse.head(status: response.status, headers: response.headers, framing: framing)
-            if !bodyless && !isHead { bytes += response.body }
-            _ = write(bytes, &state)
-        }
+        state.withLock { state in respond(response, &state) }
+    }
+
+    private func respond(_ response: HTTPResponse, _ state: inout State) {
+        guard state.phase == .idle else { return }
+        state.phase = .done
+        var framing = connectionHeaders(&state)
+        let bodyless = response.status == 204 || response.status == 304
+        if !bodyless { framing.insert(("content-length", String(response.body.count)), at: 0) }
+        var bytes = HTTPResponse.head(status: response.status, headers: response.headers, framing: framing)
+        if !bodyless && !isHead { bytes += response.body }
+        _ = write(bytes, &state)
     }
 
     /// Starts a streamed response: chunked transfer-encoding for HTTP/1.1
@@ -111,11 +113,13 @@ public final class HTTPExchange: @unchecked Sendable {
 
     /// Ends a streamed response with the terminating zero-length chunk.
     public func endStream() {
-        state.withLock { state in
-            guard state.phase == .streaming else { return }
-            state.phase = .done
-            if !state.rawStream && !isHead { _ = write(Array("0\r\n\r\n".utf8), &state) }
-        }
+        state.withLock { state in endStream(&state) }
+    }
+
+    private func endStream(_ state: inout State) {
+        guard state.phase == .streaming else { return }
+        state.phase = .done
+        if !state.rawStream && !isHead { _ = write(Array("0\r\n\r\n".utf8), &state) }
     }
 
     /// Non-blocking: the client hung up (POLLRDHUP/POLLHUP/POLLERR) or a write
@@ -131,16 +135,18 @@ public final class HTTPExchange: @unchecked Sendable {
     /// After the handler returns: answers 500 if it never responded, ends a
     /// stream it left open. Returns whether the connection must close.
     func finish() -> Bool {
-        let phase = state.withLock { $0.phase }
-        switch phase {
-        case .idle:
-            respond(.error(500, message: "the handler returned without a response", type: "server_error", code: "internal_error"))
-        case .streaming:
-            endStream()
-        case .done:
-            break
-        }
-        return state.withLock { state in
+        // One critical section: whoever kept the exchange sees it finished
+        // as soon as the client can have read the last byte.
+        state.withLock { state in
+            switch state.phase {
+            case .idle:
+                respond(.error(500, message: "the handler returned without a response", type: "server_error", code: "internal_error"),
+                        &state)
+            case .streaming:
+                endStream(&state)
+            case .done:
+                break
+            }
             state.finished = true
             return state.closes || state.failed
         }

@@ -54,6 +54,8 @@ enum LogFileCalls {
 /// The file is 0644 so that auditors under another account can take it.
 final class LogLock: @unchecked Sendable {
     private let descriptor: Int32
+    /// 10 ms apart: a writer that really holds the log is reported after 0.5 s.
+    static let contentionRetries = 50
 
     private init(descriptor: Int32) {
         self.descriptor = descriptor
@@ -73,9 +75,18 @@ final class LogLock: @unchecked Sendable {
                 openat(directory.rawValue, LogLayout.lockFile, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
             }
         } catch { throw LogError.from(error) }
+        // Not waiting still allows a moment: a lock just released can stay
+        // held for microseconds by a child this process is spawning (the
+        // descriptor is close-on-exec, but exists in the child until exec).
+        var retries = 0
         while flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0 {
             let code = errno
             if code == EINTR { continue }
+            if code == EWOULDBLOCK, retries < Self.contentionRetries {
+                retries += 1
+                usleep(10_000)
+                continue
+            }
             _ = close(fd)
             if code == EWOULDBLOCK { throw LogError(directory.path, "another process is writing this log (it holds \(LogLayout.lockFile))") }
             throw LogError.from(SystemError(path: path, operation: "flock", errno: code))
