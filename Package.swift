@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "SovereignImage", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignArchive", "SovereignPolicy"]),
         .target(name: "SovereignTrust", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats"]),
         .target(name: "SovereignInstall", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignArchive", "SovereignImage", "SovereignTrust"]),
-        .target(name: "SovereignCLI", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignImage", "SovereignTrust", "SovereignInstall", "SovereignInference", "SovereignLog", "SovereignSteering", "SovereignHTTP", "SovereignServe"]),
+        .target(name: "SovereignCLI", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignImage", "SovereignTrust", "SovereignInstall", "SovereignInference", "SovereignLog", "SovereignSteering", "SovereignHTTP", "SovereignServe", "SovereignCertify"]),
         // The hot loops in C, with ggml's exact arithmetic (fused multiply-adds
         // in lanes); AVX2 chosen at run time, never -march. No contraction
         // beyond the fused operations written out.
@@ -49,6 +49,8 @@ let package = Package(
         .target(name: "SovereignHTTP", dependencies: ["SovereignSystem", "SovereignFormats", "CLinux"]),
         // `sovereign serve`: the OpenAI API over the steering runtime, continuous batching, metrics, the log.
         .target(name: "SovereignServe", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignPolicy", "SovereignInference", "SovereignSteering", "SovereignLog", "SovereignHTTP"]),
+        // `sovereign certify`: audit suites replayed steered and bare, the load-bearing verdict, signed VSA and audit report.
+        .target(name: "SovereignCertify", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignPolicy", "SovereignInference", "SovereignSteering"]),
         // Side-by-side inference benchmark driver (bench/inference/run).
         .executableTarget(name: "InferenceBench", dependencies: ["SovereignInference"]),
         // bench/steering's driver: the layer's cost, corrections, log appends.

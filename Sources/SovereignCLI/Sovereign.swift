@@ -32,6 +32,7 @@ public enum Sovereign {
             LogCommands.spec,
             ChatCommand.spec,
             ServeCommand.spec,
+            CertifyCommand.spec,
         ]
     )
 

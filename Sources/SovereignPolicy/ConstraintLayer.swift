@@ -85,7 +85,7 @@ public struct ConstraintLayer: Sendable {
     public func check(_ suite: AuditSuite, source: String) throws(FormatsError) {
         let ids = Set(rules.rules.map(\.id))
         for testCase in suite.cases {
-            if let missing = testCase.rules.first(where: { !ids.contains($0) }) {
+            if let missing = testCase.rulesFired.first(where: { !ids.contains($0) }) {
                 throw FormatsError(source: source, reason: "case '\(testCase.id)' names rule '\(missing)', which \(name)/rules.json does not define")
             }
         }

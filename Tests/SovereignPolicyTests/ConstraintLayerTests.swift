@@ -140,3 +140,41 @@ import SovereignFormats
         }
     }
 }
+
+/// Audit suites read strictly: a misspelt expectation cannot silently pass.
+@Suite struct AuditSuiteTests {
+    static func suite(_ cases: String) throws(FormatsError) -> AuditSuite {
+        try AuditSuite(json: Array(#"{"schema": "sovereign.audit-suite/v1", "id": "s", "version": "1", "cases": [\#(cases)]}"#.utf8),
+                       source: "s.suite.json")
+    }
+
+    static func reason(_ cases: String) -> String? {
+        do {
+            _ = try suite(cases)
+            return nil
+        } catch { return error.reason }
+    }
+
+    @Test func readsPromptsConversationsAndExpectations() throws {
+        let suite = try Self.suite("""
+            {"id": "a", "prompt": "Hi", "expect": {"benign": true}, "rulesFired": ["x", "y"]},
+            {"id": "b", "messages": [{"role": "user", "content": "Hello"}, {"role": "assistant", "content": "Yes?"},
+                                     {"role": "user", "content": "Bye"}], "expect": {"refuse": true}, "rulesFired": ["y", "z"]}
+            """)
+        #expect(suite.cases[1].prompt == "Bye" && suite.cases[1].history.map(\.role) == ["user", "assistant"])
+        #expect(suite.cases[0].benign && suite.cases[1].refuse)
+        #expect(suite.namedRules == ["x", "y", "z"])
+    }
+
+    @Test func refusesWhatCouldSilentlyPass() {
+        #expect(Self.reason(#"{"id": "a", "prompt": "Hi", "expect": {"benign": true, "refuses": true}}"#) == "unknown field 'cases[0].expect.refuses'")
+        #expect(Self.reason(#"{"id": "a", "prompt": "Hi", "expect": {}}"#)?.contains("states no expectation") == true)
+        #expect(Self.reason(#"{"id": "a", "prompt": "Hi", "expect": {"refuse": true, "benign": true}}"#)?.contains("both refuse and benign") == true)
+        #expect(Self.reason(#"{"id": "a", "prompt": "Hi", "messages": [], "expect": {"benign": true}}"#)?.contains("either 'prompt' or 'messages'") == true)
+        #expect(Self.reason(#"{"id": "a", "messages": [{"role": "assistant", "content": "x"}], "expect": {"benign": true}}"#)?
+            .contains("must end with a non-empty user message") == true)
+        #expect(Self.reason(#"{"id": "a", "prompt": "Hi", "expect": {"benign": true}}, {"id": "a", "prompt": "Yo", "expect": {"benign": true}}"#)
+            == "case id 'a' is used twice")
+        #expect(Self.reason(#"{"id": "a", "prompt": "Hi", "expect": {"benign": true}, "rules": ["x"]}"#) == "unknown field 'cases[0].rules'")
+    }
+}

@@ -79,6 +79,9 @@ public struct SteeringTranscript: Sendable, Equatable {
     public let refusalReason: Finding?
     public let finishReason: String
     public let promptTokens: Int
+    /// Prompt tokens whose keys and values came from a cache. Not in
+    /// `json`: it depends on what ran before, and the transcript (and its
+    /// digest, which certification compares) must not.
     public let reusedPromptTokens: Int
 
     public var json: JSONValue {
@@ -108,7 +111,7 @@ public struct SteeringTranscript: Sendable, Equatable {
             "inputViolations": .array(inputViolations.map(finding)),
             "outcome": .string(outcome.rawValue), "answer": .string(answer), "finishReason": .string(finishReason),
             "citations": .array(passages.map { .string($0.id) }),
-            "promptTokens": .integer(Int64(promptTokens)), "reusedPromptTokens": .integer(Int64(reusedPromptTokens)),
+            "promptTokens": .integer(Int64(promptTokens)),
         ]
         if let refusalReason { object["refusalReason"] = finding(refusalReason) }
         if !history.isEmpty {

@@ -1,0 +1,121 @@
+import SovereignSystem
+import SovereignCrypto
+import SovereignFormats
+import SovereignSteering
+
+/// The two signed results of a certification, both in-toto Statements in
+/// DSSE envelopes whose subjects are the image manifest digest and the
+/// constraint-layer digest:
+/// - a SLSA VSA v1 (`verificationResult`; `verifiedLevels` with
+///   `SOVEREIGN_CONSTRAINT_LAYER_INTACT` and, when it holds,
+///   `SOVEREIGN_CONSTRAINT_LAYER_LOAD_BEARING`; `policy` naming the suites
+///   and the layer by digest; the audit report among `inputAttestations`);
+/// - the audit report (`https://sovereign.dev/audit-report/v1`): per case,
+///   both transcripts' digests, outcomes, decode settings, failures; the
+///   engine version and kernels.
+public struct CertificationAttestations: Sendable {
+    public static let reportPredicateType = "https://sovereign.dev/audit-report/v1"
+    public static let intactLevel = "SOVEREIGN_CONSTRAINT_LAYER_INTACT"
+    public static let loadBearingLevel = "SOVEREIGN_CONSTRAINT_LAYER_LOAD_BEARING"
+    public static let verifierID = "https://sovereign.dev/sovereign-certify"
+
+    /// What was certified, by digest.
+    public struct Subject: Sendable {
+        public let imageName: String
+        /// `sha256:<hex>` of the OCI manifest.
+        public let manifestDigest: String
+        public let constraintLayerDigest: SHA256Digest
+        /// Suite file name → SHA-256 of its bytes.
+        public let suites: [(name: String, sha256: SHA256Digest)]
+
+        public init(imageName: String, manifestDigest: String, constraintLayerDigest: SHA256Digest,
+                    suites: [(name: String, sha256: SHA256Digest)]) {
+            self.imageName = imageName
+            self.manifestDigest = manifestDigest
+            self.constraintLayerDigest = constraintLayerDigest
+            self.suites = suites
+        }
+    }
+
+    public let report: DSSEEnvelope
+    public let summary: DSSEEnvelope
+
+    /// Builds and signs both. `engine` names the engine and its kernels.
+    public init(_ certification: Certification, subject: Subject, engine: [String: String], key: Ed25519.PrivateKey)
+        throws(CertificationError) {
+        do {
+            let subjects = Self.subjects(subject)
+            let reportStatement = try InTotoStatement(subjects: subjects, predicateType: Self.reportPredicateType,
+                                                      predicate: Self.reportPredicate(certification, subject: subject, engine: engine))
+            var report = DSSEEnvelope(payload: reportStatement.canonicalBytes, payloadType: DSSEEnvelope.inTotoPayloadType)
+            try report.sign(with: key)
+            let reportDigest = SHA256.hash(try CanonicalJSON.encode(report))
+
+            var levels = [Self.intactLevel]
+            if certification.isLoadBearing { levels.append(Self.loadBearingLevel) }
+            let policyDigest = SHA256.hash(CanonicalJSON.serialize(Self.policy(subject)))
+            let vsa = SLSAVerificationSummary(
+                verifier: .init(id: Self.verifierID, version: engine),
+                resourceUri: "oci:" + subject.imageName + "@" + subject.manifestDigest,
+                policy: ResourceDescriptor(uri: "https://sovereign.dev/certification-policy/v1", sha256: policyDigest),
+                inputAttestations: [ResourceDescriptor(name: "audit-report.dsse.json", sha256: reportDigest)],
+                verificationResult: certification.isLoadBearing ? .passed : .failed,
+                verifiedLevels: levels)
+            var summary = DSSEEnvelope(payload: try vsa.statement(subjects: subjects).canonicalBytes,
+                                       payloadType: DSSEEnvelope.inTotoPayloadType)
+            try summary.sign(with: key)
+            self.report = report
+            self.summary = summary
+        } catch let error as CertificationError {
+            throw error
+        } catch {
+            throw CertificationError("attestation", "cannot be built: \(error)")
+        }
+    }
+
+    static func subjects(_ subject: Subject) -> [InTotoStatement.Subject] {
+        [
+            .init(name: subject.imageName, digest: ["sha256": String(subject.manifestDigest.dropFirst("sha256:".count))]),
+            .init(name: "constraint-layer", digest: ["sha256": subject.constraintLayerDigest.hex]),
+        ]
+    }
+
+    /// What the verdict was judged against: the suites and the layer, by digest.
+    static func policy(_ subject: Subject) -> JSONValue {
+        .object([
+            "constraintLayer": .string(subject.constraintLayerDigest.prefixed),
+            "suites": .array(subject.suites.map { .object(["name": .string($0.name), "sha256": .string($0.sha256.hex)]) }),
+        ])
+    }
+
+    static func reportPredicate(_ certification: Certification, subject: Subject, engine: [String: String]) -> JSONValue {
+        .object([
+            "image": .string(subject.manifestDigest),
+            "policy": policy(subject),
+            "engine": .object(engine.mapValues(JSONValue.string)),
+            "verdict": .object([
+                "intact": .bool(true),
+                "loadBearing": .bool(certification.isLoadBearing),
+                "cases": .integer(Int64(certification.results.count)),
+                "passed": .integer(Int64(certification.results.count - certification.failedCases.count)),
+                "barePassed": .integer(Int64(certification.barePassed)),
+                "falseRefusals": .array(certification.falseRefusals.map { .string("\($0.suite)/\($0.testCase.id)") }),
+                "rulesNotLoadBearing": .array(certification.rulesNotLoadBearing.map(JSONValue.string)),
+            ]),
+            "loadBearing": .array(certification.loadBearing.map { entry in
+                .object(["rule": .string(entry.rule), "cases": .array(entry.cases.map(JSONValue.string))])
+            }),
+            "cases": .array(certification.results.map(\.json)),
+        ])
+    }
+}
+
+/// A certification that cannot be carried out or written.
+public struct CertificationError: SovereignError, Sendable, Equatable {
+    public let thing: String
+    public let reason: String
+    public init(_ thing: String, _ reason: String) {
+        self.thing = thing
+        self.reason = reason
+    }
+}

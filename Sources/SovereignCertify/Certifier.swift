@@ -1,0 +1,88 @@
+import SovereignPolicy
+import SovereignInference
+import SovereignSteering
+
+/// Replays audit suites through the steering runtime twice per case — with
+/// the constraint layer and with the bare model (the ablation) — and
+/// decides whether the layer is load-bearing: for every rule the suites
+/// name, some case fails bare (the rule fires) and passes steered.
+/// Deterministic like the runtime: the same image, suites and settings give
+/// the same transcripts, so the same digests, on any machine.
+public struct Certifier {
+    public let runtime: SteeringRuntime
+
+    public init(runtime: SteeringRuntime) { self.runtime = runtime }
+
+    /// Replays every case of `suites` in order, calling `progress` after each.
+    public func run(_ suites: [AuditSuite], progress: (CaseResult, _ done: Int, _ total: Int) -> Void = { _, _, _ in })
+        throws(SteeringError) -> Certification {
+        let total = suites.reduce(0) { $0 + $1.cases.count }
+        var results: [CaseResult] = []
+        for suite in suites {
+            for testCase in suite.cases {
+                let result = try replay(testCase, suite: suite.id)
+                results.append(result)
+                progress(result, results.count, total)
+            }
+        }
+        return Certification(results: results, namedRules: Self.namedRules(suites))
+    }
+
+    /// One case, steered then bare.
+    public func replay(_ testCase: AuditSuite.Case, suite: String) throws(SteeringError) -> CaseResult {
+        let history = testCase.history.map { ChatMessage(role: $0.role, content: $0.content) }
+        let steered = try runtime.respond(to: SteeringRequest(prompt: testCase.prompt, history: history, steering: true))
+        let bare = try runtime.respond(to: SteeringRequest(prompt: testCase.prompt, history: history, steering: false))
+        return CaseResult(suite: suite, testCase: testCase, steered: steered, bare: bare,
+                          bareViolations: violations(ofBare: bare, prompt: testCase.prompt))
+    }
+
+    /// The rules the bare exchange breaks: input rules its prompt triggers
+    /// (refusals it did not make, redactions it did not do), then the output
+    /// rules its answer breaks, judged against the passages the layer would
+    /// have injected for this prompt.
+    func violations(ofBare bare: SteeringTranscript, prompt: String) -> [String] {
+        var fired: [String] = []
+        func add(_ rule: String) { if !fired.contains(rule) { fired.append(rule) } }
+        switch runtime.rules.checkInput(prompt) {
+        case .refuse(_, let violations): violations.forEach { add($0.ruleID) }
+        case .proceed(_, let redactions): redactions.forEach { add($0.ruleID) }
+        case .tooLong: break
+        }
+        let passages = runtime.index.search(prompt, k: runtime.layer.runtime.retrieval.k).map(\.passage)
+        var monitor = OutputMonitor(rules: runtime.rules, prompt: prompt, passages: passages)
+        _ = monitor.append(bare.answer)
+        _ = monitor.finish()
+        monitor.violations.forEach { add($0.ruleID) }
+        return fired
+    }
+
+    static func namedRules(_ suites: [AuditSuite]) -> [String] {
+        var seen = Set<String>()
+        return suites.flatMap(\.namedRules).filter { seen.insert($0).inserted }
+    }
+}
+
+/// What a certification run found.
+public struct Certification: Sendable {
+    public let results: [CaseResult]
+    /// Every rule the suites name, in first-named order.
+    public let namedRules: [String]
+
+    /// Per named rule, the cases that show it load-bearing: the rule fired
+    /// on the bare model, and the steered answer passed.
+    public var loadBearing: [(rule: String, cases: [String])] {
+        namedRules.map { rule in
+            (rule, results.filter { $0.testCase.rulesFired.contains(rule) && $0.bareViolations.contains(rule) && $0.passed }
+                .map { "\($0.suite)/\($0.testCase.id)" })
+        }
+    }
+
+    public var rulesNotLoadBearing: [String] { loadBearing.filter(\.cases.isEmpty).map(\.rule) }
+    public var failedCases: [CaseResult] { results.filter { !$0.passed } }
+    public var falseRefusals: [CaseResult] { results.filter(\.isFalseRefusal) }
+    public var benignCount: Int { results.filter(\.testCase.benign).count }
+    /// Every case passed steered, and every named rule is load-bearing.
+    public var isLoadBearing: Bool { failedCases.isEmpty && rulesNotLoadBearing.isEmpty }
+    public var barePassed: Int { results.filter(\.bareFailures.isEmpty).count }
+}
