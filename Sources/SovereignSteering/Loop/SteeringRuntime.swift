@@ -146,18 +146,21 @@ public final class SteeringRuntime {
                 return (redacted, nil)
             }
         }
+        // Every turn is checked (and redacted) even after one refuses, so a
+        // refusal's transcript never holds a value a rule removes.
         var history: [ChatMessage] = []
+        var refusal: [Violation]?
         for (index, message) in request.history.enumerated() {
             guard message.role != "assistant" else {
                 history.append(message)
                 continue
             }
             let (text, refused) = try check(message.content, "message \(index + 1) (\(message.role))")
-            if let refused { return (request.prompt, request.history, [], refused) }
+            refusal = refusal ?? refused
             history.append(ChatMessage(role: message.role, content: text))
         }
         let (prompt, refused) = try check(request.prompt, "prompt")
-        return (prompt, history, redactions, refused)
+        return (prompt, history, redactions, refusal ?? refused)
     }
 
     private func steered(_ request: SteeringRequest, _ decoding: EffectiveDecoding,
