@@ -33,6 +33,7 @@ public enum Sovereign {
             ChatCommand.spec,
             ServeCommand.spec,
             CertifyCommand.spec,
+            VerifyAttestationCommand.spec,
         ]
     )
 

@@ -37,6 +37,14 @@ import SovereignTestSupport
         #expect(wrongKey.status == 1 && wrongKey.stdout.contains("signature"), "\(wrongKey.stdout)")
         let verify = try appliance.workspace.run(["verify-envelope", "cert/audit-report.dsse.json", "--pub", "certifier.pub"])
         #expect(verify.status == 0, "\(verify.stderr)")
+        // Our own auditor's check: the certifier's key, the installed image, the verdict.
+        let audited = try appliance.workspace.run(["verify-attestation", "cert/vsa.dsse.json", "--pub", "certifier.pub", "--root", "root", "--json"])
+        #expect(audited.status == 0, "\(audited.stderr)")
+        #expect(try jsonObject(audited.stdout)["verificationResult"] as? String == "PASSED")
+        let wrongCertifier = try appliance.workspace.run(["verify-attestation", "cert/vsa.dsse.json", "--pub", "release.pub", "--root", "root"])
+        #expect(wrongCertifier.status == 1 && wrongCertifier.stderr.contains("no signature by a given public key"), "\(wrongCertifier.stderr)")
+        let notAVSA = try appliance.workspace.run(["verify-attestation", "cert/audit-report.dsse.json", "--pub", "certifier.pub", "--root", "root"])
+        #expect(notAVSA.status == 1 && notAVSA.stderr.contains("expected 'https://slsa.dev/verification_summary/v1'"), "\(notAVSA.stderr)")
 
         // Again with one thread: the very same transcripts.
         let second = try Self.certify(appliance, out: "cert-1", ["--threads", "1"])
