@@ -18,21 +18,27 @@ public struct Certifier {
         throws(SteeringError) -> Certification {
         let total = suites.reduce(0) { $0 + $1.cases.count }
         var results: [CaseResult] = []
+        var timings = Certification.Timings()
         for suite in suites {
             for testCase in suite.cases {
-                let result = try replay(testCase, suite: suite.id)
+                let result = try replay(testCase, suite: suite.id, timings: &timings)
                 results.append(result)
                 progress(result, results.count, total)
             }
         }
-        return Certification(results: results, namedRules: Self.namedRules(suites))
+        return Certification(results: results, namedRules: Self.namedRules(suites), timings: timings)
     }
 
     /// One case, steered then bare.
-    public func replay(_ testCase: AuditSuite.Case, suite: String) throws(SteeringError) -> CaseResult {
+    func replay(_ testCase: AuditSuite.Case, suite: String, timings: inout Certification.Timings) throws(SteeringError) -> CaseResult {
         let history = testCase.history.map { ChatMessage(role: $0.role, content: $0.content) }
+        let clock = ContinuousClock()
+        var start = clock.now
         let steered = try runtime.respond(to: SteeringRequest(prompt: testCase.prompt, history: history, steering: true))
+        timings.steered += clock.now - start
+        start = clock.now
         let bare = try runtime.respond(to: SteeringRequest(prompt: testCase.prompt, history: history, steering: false))
+        timings.bare += clock.now - start
         return CaseResult(suite: suite, testCase: testCase, steered: steered, bare: bare,
                           bareViolations: violations(ofBare: bare, prompt: testCase.prompt))
     }
@@ -65,9 +71,17 @@ public struct Certifier {
 
 /// What a certification run found.
 public struct Certification: Sendable {
+    /// Where the replay time went (kept out of the signed attestations:
+    /// they must be the same on every run).
+    public struct Timings: Sendable {
+        public var steered: Duration = .zero
+        public var bare: Duration = .zero
+    }
+
     public let results: [CaseResult]
     /// Every rule the suites name, in first-named order.
     public let namedRules: [String]
+    public let timings: Timings
 
     /// Per named rule, the cases that show it load-bearing: the rule fired
     /// on the bare model, and the steered answer passed.

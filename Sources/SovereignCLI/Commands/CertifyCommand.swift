@@ -55,7 +55,10 @@ enum CertifyCommand {
         let key = try KeyLoading.privateKey(at: try arguments.required("--key"), arguments: arguments)
 
         // Intact: the installed tree against its signed list (names the first file that differs).
+        let clock = ContinuousClock()
+        let intactStart = clock.now
         let appliance = try InstalledAppliance.open(root)
+        let intactTime = clock.now - intactStart
         let layer = try ConstraintLayer(directory: appliance.constraintLayerDirectory, runtimeFile: appliance.runtimePath)
         let suitePaths = arguments.allValues("--suite").isEmpty
             ? try ConstraintLayer.listFiles(appliance.auditSuiteDirectory, suffix: ".suite.json").map { appliance.auditSuiteDirectory + "/" + $0 }
@@ -118,6 +121,8 @@ enum CertifyCommand {
                     ("\($0.suite)/\($0.testCase.id)", JSONValue.array([.string(CaseResult.digest($0.steered).hex), .string(CaseResult.digest($0.bare).hex)]))
                 })),
                 "vsa": .string(summaryPath), "auditReport": .string(reportPath), "logIndex": .integer(Int64(index)),
+                "seconds": .object(["intact": .number(seconds(intactTime)), "steered": .number(seconds(certification.timings.steered)),
+                                    "bare": .number(seconds(certification.timings.bare))]),
             ]))
         } else {
             Output.line("cases \(certification.results.count), passed \(certification.results.count - certification.failedCases.count), "
@@ -129,5 +134,9 @@ enum CertifyCommand {
             Output.line("\(certification.isLoadBearing ? "PASSED" : "FAILED"): wrote \(summaryPath) and \(reportPath); log entry \(index)")
         }
         return certification.isLoadBearing ? ExitStatus.success : ExitStatus.failure
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
     }
 }
