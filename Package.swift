@@ -52,7 +52,7 @@ let package = Package(
         // `sovereign certify`: audit suites replayed steered and bare, the load-bearing verdict, signed VSA and audit report.
         .target(name: "SovereignCertify", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignPolicy", "SovereignInference", "SovereignSteering"]),
         // Side-by-side inference benchmark driver (bench/inference/run).
-        .executableTarget(name: "InferenceBench", dependencies: ["SovereignInference"]),
+        .executableTarget(name: "InferenceBench", dependencies: ["SovereignSystem", "SovereignInference"]),
         // bench/steering's driver: the layer's cost, corrections, log appends.
         .executableTarget(name: "SteeringBench", dependencies: ["SovereignSystem", "SovereignFormats", "SovereignPolicy", "SovereignInference", "SovereignSteering", "SovereignLog"]),
         .executableTarget(name: "sovereign", dependencies: ["SovereignCLI"]),

@@ -11,6 +11,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import SovereignSystem
 import SovereignInference
 
 @main
@@ -88,7 +89,7 @@ final class Bench {
         var rates: [Double] = []
         for _ in 0 ..< repetitions {
             let elapsed = try clock.measure(body)
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            let seconds = elapsed.inSeconds
             rates.append(Double(tokens) / seconds)
         }
         let mean = rates.reduce(0, +) / Double(rates.count)

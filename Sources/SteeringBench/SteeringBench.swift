@@ -183,9 +183,7 @@ struct SteeringBench {
         return String(cString: made)
     }
 
-    static func secondsValue(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
-    }
+    static func secondsValue(_ duration: Duration) -> Double { duration.inSeconds }
 
     static func seconds(_ duration: Duration) -> String { format(secondsValue(duration), places: 3) }
 

@@ -121,8 +121,8 @@ enum CertifyCommand {
                     ("\($0.suite)/\($0.testCase.id)", JSONValue.array([.string(CaseResult.digest($0.steered).hex), .string(CaseResult.digest($0.bare).hex)]))
                 })),
                 "vsa": .string(summaryPath), "auditReport": .string(reportPath), "logIndex": .integer(Int64(index)),
-                "seconds": .object(["intact": .number(seconds(intactTime)), "steered": .number(seconds(certification.timings.steered)),
-                                    "bare": .number(seconds(certification.timings.bare))]),
+                "seconds": .object(["intact": .number(intactTime.inSeconds), "steered": .number(certification.timings.steered.inSeconds),
+                                    "bare": .number(certification.timings.bare.inSeconds)]),
             ]))
         } else {
             Output.line("cases \(certification.results.count), passed \(certification.results.count - certification.failedCases.count), "
@@ -134,9 +134,5 @@ enum CertifyCommand {
             Output.line("\(certification.isLoadBearing ? "PASSED" : "FAILED"): wrote \(summaryPath) and \(reportPath); log entry \(index)")
         }
         return certification.isLoadBearing ? ExitStatus.success : ExitStatus.failure
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
     }
 }

@@ -1,3 +1,5 @@
+import SovereignSystem
+
 /// A model ready to generate text: its tokenizer, chat template and a
 /// `LlamaContext`. Takes token ids, text or chat messages; streams tokens
 /// as they are generated; stops at end of generation or `maxTokens`.
@@ -110,7 +112,7 @@ public final class InferenceSession: @unchecked Sendable {
         // again, since its logits are what the first sample needs.
         let start = clock.now
         let common = try context.evaluate(prompt: prompt)
-        timings.promptSeconds = seconds(clock.now - start)
+        timings.promptSeconds = (clock.now - start).inSeconds
         timings.promptTokens = prompt.count - common
         timings.reusedPromptTokens = common
 
@@ -146,11 +148,7 @@ public final class InferenceSession: @unchecked Sendable {
         // A character left unfinished by the last token: U+FFFD, in `text` only.
         text += decoder.finish()
         timings.generatedTokens = output.count
-        timings.generationSeconds = seconds(clock.now - generationStart)
+        timings.generationSeconds = (clock.now - generationStart).inSeconds
         return GenerationResult(tokens: output, text: text, finishReason: finish, timings: timings)
-    }
-
-    private func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
     }
 }

@@ -292,8 +292,5 @@ public final class APIServer: Sendable {
         exchange.endStream()
     }
 
-    private func seconds(since start: ContinuousClock.Instant) -> Double {
-        let elapsed = (clock.now - start).components
-        return Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18
-    }
+    private func seconds(since start: ContinuousClock.Instant) -> Double { (clock.now - start).inSeconds }
 }
