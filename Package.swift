@@ -50,7 +50,7 @@ let package = Package(
         // `sovereign serve`: the OpenAI API over the steering runtime, continuous batching, metrics, the log.
         .target(name: "SovereignServe", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignPolicy", "SovereignInference", "SovereignSteering", "SovereignLog", "SovereignHTTP"]),
         // `sovereign certify`: audit suites replayed steered and bare, the load-bearing verdict, signed VSA and audit report.
-        .target(name: "SovereignCertify", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignPolicy", "SovereignInference", "SovereignSteering"]),
+        .target(name: "SovereignCertify", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignTrust", "SovereignPolicy", "SovereignInference", "SovereignSteering"]),
         // Side-by-side inference benchmark driver (bench/inference/run).
         .executableTarget(name: "InferenceBench", dependencies: ["SovereignSystem", "SovereignInference"]),
         // bench/steering's driver: the layer's cost, corrections, log appends.

@@ -22,6 +22,7 @@ public enum Sovereign {
             BuildCommand.spec,
             ImageCommands.inspect,
             ImageCommands.sign,
+            ImageCommands.attach,
             PolicyCommands.spec,
             InstallCommands.verify,
             InstallCommands.install,

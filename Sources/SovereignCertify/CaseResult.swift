@@ -14,6 +14,9 @@ public struct CaseResult: Sendable {
     /// Rules the bare exchange breaks: input rules its prompt triggers (it
     /// was answered anyway) and output rules its answer breaks.
     public let bareViolations: [String]
+    /// The output rules the bare answer breaks, with where (UTF-8 bytes of
+    /// `bare.answer`): what the auditor's page marks.
+    public let bareAnswerViolations: [Violation]
     /// Expectations the steered answer fails (empty: the case passes).
     public let steeredFailures: [String]
     /// Expectations the bare answer fails.
@@ -28,12 +31,14 @@ public struct CaseResult: Sendable {
         SHA256.hash(CanonicalJSON.serialize(transcript.json))
     }
 
-    init(suite: String, testCase: AuditSuite.Case, steered: SteeringTranscript, bare: SteeringTranscript, bareViolations: [String]) {
+    init(suite: String, testCase: AuditSuite.Case, steered: SteeringTranscript, bare: SteeringTranscript,
+         bareViolations: [String], bareAnswerViolations: [Violation]) {
         self.suite = suite
         self.testCase = testCase
         self.steered = steered
         self.bare = bare
         self.bareViolations = bareViolations
+        self.bareAnswerViolations = bareAnswerViolations
         steeredFailures = Self.failures(of: testCase, steered)
         bareFailures = Self.failures(of: testCase, bare) + bareViolations.map { "broke rule \($0)" }
     }

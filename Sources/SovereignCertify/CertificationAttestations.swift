@@ -2,6 +2,7 @@ import SovereignSystem
 import SovereignCrypto
 import SovereignFormats
 import SovereignSteering
+import SovereignTrust
 
 /// The two signed results of a certification, both in-toto Statements in
 /// DSSE envelopes whose subjects are the image manifest digest and the
@@ -15,20 +16,16 @@ import SovereignSteering
 ///   engine version and kernels.
 public struct CertificationAttestations: Sendable {
     public static let reportPredicateType = "https://sovereign.dev/audit-report/v1"
-    public static let intactLevel = "SOVEREIGN_CONSTRAINT_LAYER_INTACT"
-    public static let loadBearingLevel = "SOVEREIGN_CONSTRAINT_LAYER_LOAD_BEARING"
-    public static let verifierID = "https://sovereign.dev/sovereign-certify"
 
     /// What was certified, by digest.
     public struct Subject: Sendable {
         public let imageName: String
-        /// `sha256:<hex>` of the OCI manifest.
-        public let manifestDigest: String
+        public let manifestDigest: SHA256Digest
         public let constraintLayerDigest: SHA256Digest
         /// Suite file name → SHA-256 of its bytes.
         public let suites: [(name: String, sha256: SHA256Digest)]
 
-        public init(imageName: String, manifestDigest: String, constraintLayerDigest: SHA256Digest,
+        public init(imageName: String, manifestDigest: SHA256Digest, constraintLayerDigest: SHA256Digest,
                     suites: [(name: String, sha256: SHA256Digest)]) {
             self.imageName = imageName
             self.manifestDigest = manifestDigest
@@ -37,8 +34,17 @@ public struct CertificationAttestations: Sendable {
         }
     }
 
+    /// The files certify writes, and the names the VSA uses for them.
+    public static let summaryFileName = "vsa.dsse.json"
+    public static let reportFileName = "audit-report.dsse.json"
+
     public let report: DSSEEnvelope
     public let summary: DSSEEnvelope
+    /// The envelopes as files: canonical JSON and a newline. The VSA names
+    /// the report by the SHA-256 of these very bytes, so `sha256sum` on the
+    /// file checks it.
+    public let reportBytes: [UInt8]
+    public let summaryBytes: [UInt8]
 
     /// Builds and signs both. `engine` names the engine and its kernels.
     public init(_ certification: Certification, subject: Subject, engine: [String: String], key: Ed25519.PrivateKey)
@@ -49,16 +55,16 @@ public struct CertificationAttestations: Sendable {
                                                       predicate: Self.reportPredicate(certification, subject: subject, engine: engine))
             var report = DSSEEnvelope(payload: reportStatement.canonicalBytes, payloadType: DSSEEnvelope.inTotoPayloadType)
             try report.sign(with: key)
-            let reportDigest = SHA256.hash(try CanonicalJSON.encode(report))
+            let reportBytes = try CanonicalJSON.encode(report) + [0x0A]
 
-            var levels = [Self.intactLevel]
-            if certification.isLoadBearing { levels.append(Self.loadBearingLevel) }
+            var levels = [CertificationClaim.intactLevel]
+            if certification.isLoadBearing { levels.append(CertificationClaim.loadBearingLevel) }
             let policyDigest = SHA256.hash(CanonicalJSON.serialize(Self.policy(subject)))
             let vsa = SLSAVerificationSummary(
-                verifier: .init(id: Self.verifierID, version: engine),
-                resourceUri: "oci:" + subject.imageName + "@" + subject.manifestDigest,
+                verifier: .init(id: CertificationClaim.verifierID, version: engine),
+                resourceUri: "oci:" + subject.imageName + "@" + subject.manifestDigest.prefixed,
                 policy: ResourceDescriptor(uri: "https://sovereign.dev/certification-policy/v1", sha256: policyDigest),
-                inputAttestations: [ResourceDescriptor(name: "audit-report.dsse.json", sha256: reportDigest)],
+                inputAttestations: [ResourceDescriptor(name: Self.reportFileName, sha256: SHA256.hash(reportBytes))],
                 verificationResult: certification.isLoadBearing ? .passed : .failed,
                 verifiedLevels: levels)
             var summary = DSSEEnvelope(payload: try vsa.statement(subjects: subjects).canonicalBytes,
@@ -66,6 +72,8 @@ public struct CertificationAttestations: Sendable {
             try summary.sign(with: key)
             self.report = report
             self.summary = summary
+            self.reportBytes = reportBytes
+            summaryBytes = try CanonicalJSON.encode(summary) + [0x0A]
         } catch let error as CertificationError {
             throw error
         } catch {
@@ -74,10 +82,7 @@ public struct CertificationAttestations: Sendable {
     }
 
     static func subjects(_ subject: Subject) -> [InTotoStatement.Subject] {
-        [
-            .init(name: subject.imageName, digest: ["sha256": String(subject.manifestDigest.dropFirst("sha256:".count))]),
-            .init(name: "constraint-layer", digest: ["sha256": subject.constraintLayerDigest.hex]),
-        ]
+        CertificationClaim.subjects(imageName: subject.imageName, manifest: subject.manifestDigest, constraintLayer: subject.constraintLayerDigest)
     }
 
     /// What the verdict was judged against: the suites and the layer, by digest.
@@ -90,7 +95,7 @@ public struct CertificationAttestations: Sendable {
 
     static func reportPredicate(_ certification: Certification, subject: Subject, engine: [String: String]) -> JSONValue {
         .object([
-            "image": .string(subject.manifestDigest),
+            "image": .string(subject.manifestDigest.prefixed),
             "policy": policy(subject),
             "engine": .object(engine.mapValues(JSONValue.string)),
             "verdict": .object([
@@ -101,6 +106,7 @@ public struct CertificationAttestations: Sendable {
                 "barePassed": .integer(Int64(certification.barePassed)),
                 "falseRefusals": .array(certification.falseRefusals.map { .string("\($0.suite)/\($0.testCase.id)") }),
                 "rulesNotLoadBearing": .array(certification.rulesNotLoadBearing.map(JSONValue.string)),
+                "rulesAbsent": .array(certification.absentRules.map(JSONValue.string)),
             ]),
             "loadBearing": .array(certification.loadBearing.map { entry in
                 .object(["rule": .string(entry.rule), "cases": .array(entry.cases.map(JSONValue.string))])

@@ -26,7 +26,9 @@ public struct Certifier {
                 progress(result, results.count, total)
             }
         }
-        return Certification(results: results, namedRules: Self.namedRules(suites), timings: timings)
+        let named = Self.namedRules(suites)
+        let defined = Set(runtime.layer.rules.rules.map(\.id))
+        return Certification(results: results, namedRules: named, absentRules: named.filter { !defined.contains($0) }, timings: timings)
     }
 
     /// One case, steered then bare.
@@ -39,15 +41,17 @@ public struct Certifier {
         start = clock.now
         let bare = try runtime.respond(to: SteeringRequest(prompt: testCase.prompt, history: history, steering: false))
         timings.bare += clock.now - start
+        let (fired, answerViolations) = violations(ofBare: bare, prompt: testCase.prompt)
         return CaseResult(suite: suite, testCase: testCase, steered: steered, bare: bare,
-                          bareViolations: violations(ofBare: bare, prompt: testCase.prompt))
+                          bareViolations: fired, bareAnswerViolations: answerViolations)
     }
 
     /// The rules the bare exchange breaks: input rules its prompt triggers
     /// (refusals it did not make, redactions it did not do), then the output
     /// rules its answer breaks, judged against the passages the layer would
-    /// have injected for this prompt.
-    func violations(ofBare bare: SteeringTranscript, prompt: String) -> [String] {
+    /// have injected for this prompt. Also returns the answer's violations,
+    /// with where they lie in it.
+    func violations(ofBare bare: SteeringTranscript, prompt: String) -> (rules: [String], answer: [Violation]) {
         var fired: [String] = []
         func add(_ rule: String) { if !fired.contains(rule) { fired.append(rule) } }
         switch runtime.rules.checkInput(prompt) {
@@ -60,7 +64,7 @@ public struct Certifier {
         _ = monitor.append(bare.answer)
         _ = monitor.finish()
         monitor.violations.forEach { add($0.ruleID) }
-        return fired
+        return (fired, monitor.violations)
     }
 
     static func namedRules(_ suites: [AuditSuite]) -> [String] {
@@ -81,6 +85,8 @@ public struct Certification: Sendable {
     public let results: [CaseResult]
     /// Every rule the suites name, in first-named order.
     public let namedRules: [String]
+    /// Named rules the layer does not define (never load-bearing).
+    public let absentRules: [String]
     public let timings: Timings
 
     /// Per named rule, the cases that show it load-bearing: the rule fired

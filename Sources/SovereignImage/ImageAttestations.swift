@@ -69,20 +69,9 @@ struct ImageAttestations {
         return descriptor
     }
 
-    /// A referrer: an artifact manifest whose one layer is the signed blob
-    /// and whose `subject` is the image manifest. In index.json it carries a
-    /// ref name (`<version>.<kind>`) so tools that copy by name can reach it.
     func writeReferrer(_ blob: [UInt8], mediaType: String, predicateType: String?, subject: OCIDescriptor,
                        refName: String, into layout: OCILayoutWriter) throws(ImageError) -> OCIDescriptor {
-        let blobDescriptor = try layout.writeBlob(blob, mediaType: mediaType)
-        var annotations = [OCIAnnotation.created: created]
-        if let predicateType { annotations[SovereignAnnotation.predicateType] = predicateType }
-        let manifest = OCIManifest(config: .empty, layers: [blobDescriptor], artifactType: mediaType,
-                                   subject: subject, annotations: annotations)
-        var descriptor = try layout.writeBlob(try encode(manifest), mediaType: OCIMediaType.imageManifest,
-                                              artifactType: mediaType, annotations: annotations)
-        descriptor.annotations?[OCIAnnotation.refName] = refName
-        return descriptor
+        try layout.writeReferrer(blob, mediaType: mediaType, predicateType: predicateType, subject: subject, created: created, refName: refName)
     }
 
     /// SLSA provenance v1: what was built from which inputs, by what.

@@ -3,8 +3,8 @@ import SovereignSystem
 import SovereignCrypto
 import SovereignFormats
 
-/// Adds a release key's signature to every DSSE envelope an image carries
-/// (co-signing). The image's manifest, config and layers are untouched; the
+/// Adds a release key's signature to every DSSE envelope of the build an
+/// image carries (provenance, BOM: co-signing). The image's manifest, config and layers are untouched; the
 /// referrer manifests and index.json change because the envelopes do.
 ///
 /// Order keeps a crash harmless: new blobs first (content-addressed, so
@@ -26,7 +26,9 @@ public struct ImageCoSigner {
         var exports: [(path: String, bytes: [UInt8])] = []
         let referrers = reader.referrers
         for (position, descriptor) in index.manifests.enumerated() {
-            guard descriptor.artifactType == OCIMediaType.dsseEnvelope else { continue }
+            // The build's own statements only: a certification attached later is the certifier's to sign.
+            guard descriptor.artifactType == OCIMediaType.dsseEnvelope,
+                  ImageLayout.exportName(forPredicateType: descriptor.annotations?[SovereignAnnotation.predicateType]) != nil else { continue }
             let referrer = referrers.first { $0.descriptor.digest == descriptor.digest }
             guard let manifest = referrer?.manifest, manifest.layers.count == 1 else {
                 throw ImageError("\(directory): referrer \(descriptor.digest)", "is not a single-envelope artifact")

@@ -33,6 +33,8 @@ public struct VerifiedImage {
     let reader: ImageSource
 
     public var manifestDigest: SHA256Digest? { imageDescriptor.sha256 }
+    /// The image manifest's bytes, as checked against its digest.
+    public var manifestBytes: [UInt8] { reader.smallBlobs[imageDescriptor.digest] ?? [] }
     public var annotations: [String: String] { manifest.annotations ?? [:] }
     /// Bytes hashed so far (small blobs, then layers as `readLayers` streams them).
     public var bytesHashed: Int64 { reader.bytesRead }

@@ -29,6 +29,22 @@ final class OCILayoutWriter {
         return descriptor
     }
 
+    /// A referrer: an artifact manifest whose one layer is `blob` and whose
+    /// `subject` is the image manifest. In index.json it carries a ref name
+    /// (`<version>.<kind>`), when given, so tools that copy by name can reach it.
+    func writeReferrer(_ blob: [UInt8], mediaType: String, predicateType: String?, subject: OCIDescriptor,
+                       created: String, refName: String?) throws(ImageError) -> OCIDescriptor {
+        let blobDescriptor = try writeBlob(blob, mediaType: mediaType)
+        var annotations = [OCIAnnotation.created: created]
+        if let predicateType { annotations[SovereignAnnotation.predicateType] = predicateType }
+        let manifest = OCIManifest(config: .empty, layers: [blobDescriptor], artifactType: mediaType,
+                                   subject: subject, annotations: annotations)
+        var descriptor = try writeBlob(try encode(manifest), mediaType: OCIMediaType.imageManifest,
+                                       artifactType: mediaType, annotations: annotations)
+        if let refName { descriptor.annotations?[OCIAnnotation.refName] = refName }
+        return descriptor
+    }
+
     /// Streams a blob of unknown digest: `body` writes through the sink,
     /// the bytes are hashed on the way, and the file lands at its digest.
     func streamBlob(

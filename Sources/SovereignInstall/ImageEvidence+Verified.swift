@@ -10,25 +10,35 @@ extension ImageEvidence {
     /// annotations) and every DSSE envelope its referrers carry.
     public init(_ image: VerifiedImage) throws(InstallError) {
         guard let manifest = image.manifestDigest else { throw InstallError(image.source, "image manifest digest is not sha256") }
-        let annotations = image.annotations
+        try self.init(manifestDigest: manifest, annotations: image.annotations, constraintLayer: image.listing.constraintLayerDigest,
+                      envelopes: image.referrers.filter { $0.manifest.artifactType == OCIMediaType.dsseEnvelope }
+                          .map { ($0.payload, $0.descriptor.annotations?[OCIAnnotation.refName]) },
+                      source: image.source)
+    }
+
+    /// The evidence of a manifest (its digest and annotations, already
+    /// checked by the caller), the constraint layer its signed file list
+    /// names, and the DSSE envelopes it carries (bytes, ref name).
+    init(manifestDigest manifest: SHA256Digest, annotations: [String: String], constraintLayer: SHA256Digest,
+         envelopes: [(bytes: [UInt8], uri: String?)], source: String) throws(InstallError) {
         guard let sequenceText = annotations[SovereignAnnotation.sequence], let sequence = Int64(sequenceText) else {
-            throw InstallError("\(image.source): manifest \(manifest.prefixed)", "has no \(SovereignAnnotation.sequence) annotation")
+            throw InstallError("\(source): manifest \(manifest.prefixed)", "has no \(SovereignAnnotation.sequence) annotation")
         }
         guard let modelText = annotations[SovereignAnnotation.modelSHA256], let model = SHA256Digest(hex: modelText) else {
-            throw InstallError("\(image.source): manifest \(manifest.prefixed)", "has no valid \(SovereignAnnotation.modelSHA256) annotation")
+            throw InstallError("\(source): manifest \(manifest.prefixed)", "has no valid \(SovereignAnnotation.modelSHA256) annotation")
         }
         var attestations: [Attestation] = []
-        for referrer in image.referrers where referrer.manifest.artifactType == OCIMediaType.dsseEnvelope {
-            let digest = SHA256.hash(referrer.payload)
+        for (bytes, uri) in envelopes {
+            let digest = SHA256.hash(bytes)
             let envelope: DSSEEnvelope
             do {
-                envelope = try StrictJSON.decode(DSSEEnvelope.self, from: referrer.payload, source: "\(image.source): envelope \(digest.prefixed)")
+                envelope = try StrictJSON.decode(DSSEEnvelope.self, from: bytes, source: "\(source): envelope \(digest.prefixed)")
             } catch {
                 throw InstallError(error.source, error.reason)
             }
-            attestations.append(Attestation(envelope: envelope, envelopeDigest: digest, uri: referrer.descriptor.annotations?[OCIAnnotation.refName]))
+            attestations.append(Attestation(envelope: envelope, envelopeDigest: digest, uri: uri))
         }
-        self.init(manifestDigest: manifest, sequence: sequence, modelDigest: model, attestations: attestations)
+        self.init(manifestDigest: manifest, sequence: sequence, modelDigest: model, constraintLayerDigest: constraintLayer, attestations: attestations)
     }
 }
 

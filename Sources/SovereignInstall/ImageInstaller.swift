@@ -4,6 +4,7 @@ import SovereignCrypto
 import SovereignFormats
 import SovereignArchive
 import SovereignImage
+import SovereignTrust
 
 /// Installs a verified image into an appliance root, atomically.
 ///
@@ -31,8 +32,10 @@ import SovereignImage
 /// one rename, then removed.
 public struct ImageInstaller {
     /// The trust decision, made by the caller from the verified image and
-    /// the recorded anti-rollback mark; throws to refuse.
-    public typealias Decision = (VerifiedImage, _ installedSequence: Int64?) throws(InstallError) -> Void
+    /// the recorded anti-rollback mark; throws to refuse. Returns the policy
+    /// the image was accepted under, recorded with the image's evidence in
+    /// state.json so its trust can be decided again after install.
+    public typealias Decision = (VerifiedImage, _ installedSequence: Int64?) throws(InstallError) -> TrustPolicy
 
     public struct Result: Sendable {
         public enum Outcome: String, Sendable { case installed, alreadyCurrent = "already-current", switched, repaired }
@@ -79,7 +82,7 @@ public struct ImageInstaller {
 
         let verified: VerifiedImage
         do { verified = try ImageVerifier.open(image) } catch { throw InstallError.from(error) }
-        try decide(verified, state.highestSequence)
+        let policy = try decide(verified, state.highestSequence)
 
         guard let digest = verified.manifestDigest else { throw InstallError(image, "image manifest digest is not sha256") }
         let listing = verified.listing
@@ -121,7 +124,7 @@ public struct ImageInstaller {
                    previous: try root.target(of: "previous"), bytesRead: bytesRead)
         }
         let record = InstallState.Image(name: listing.name, version: listing.version, sequence: listing.sequence,
-                                        imageIndexSHA256: SHA256.hash(verified.imageIndexFile).hex)
+                                        imageIndexSHA256: SHA256.hash(verified.imageIndexFile).hex, trust: RecordedTrust(verified, policy: policy))
         if outcome == .alreadyCurrent, state.images[digest.prefixed] == record { return try result(.alreadyCurrent) }
         state.highestSequence = max(state.highestSequence ?? listing.sequence, listing.sequence)
         state.images[digest.prefixed] = record

@@ -17,12 +17,16 @@ public struct InstallState: Sendable, Equatable {
         /// binds the stored tree to the image that was verified (absent in
         /// roots written before it was recorded).
         public var imageIndexSHA256: String?
+        /// The policy and evidence the image was accepted on (absent in
+        /// roots written before it was recorded).
+        public var trust: RecordedTrust?
 
-        public init(name: String, version: String, sequence: Int64, imageIndexSHA256: String?) {
+        public init(name: String, version: String, sequence: Int64, imageIndexSHA256: String?, trust: RecordedTrust? = nil) {
             self.name = name
             self.version = version
             self.sequence = sequence
             self.imageIndexSHA256 = imageIndexSHA256
+            self.trust = trust
         }
     }
 
@@ -49,7 +53,8 @@ public struct InstallState: Sendable, Equatable {
             for (digest, value) in imagesReader.allMembers() {
                 var image = try JSONObjectReader(value, source: source, path: "images.\(digest)", mode: .strict)
                 images[digest] = Image(name: try image.string("name"), version: try image.string("version"), sequence: try image.integer("sequence"),
-                                       imageIndexSHA256: try image.optionalString("imageIndexSHA256"))
+                                       imageIndexSHA256: try image.optionalString("imageIndexSHA256"),
+                                       trust: try image.optionalObject("trust") { (trust) throws(FormatsError) in try RecordedTrust(reading: &trust) })
                 try image.finish()
             }
         }
@@ -68,6 +73,7 @@ public struct InstallState: Sendable, Equatable {
             "images": .object(images.mapValues { image in
                 var object: [String: JSONValue] = ["name": .string(image.name), "version": .string(image.version), "sequence": .integer(image.sequence)]
                 if let digest = image.imageIndexSHA256 { object["imageIndexSHA256"] = .string(digest) }
+                if let trust = image.trust { object["trust"] = trust.json }
                 return .object(object)
             }),
             "history": .array(history.map {

@@ -2,6 +2,7 @@ import SovereignSystem
 import SovereignCrypto
 import SovereignFormats
 import SovereignImage
+import SovereignTrust
 
 /// The one way the runtime, the server and the certifier get at an
 /// installed image: opens `R/current`, checks the stored tree byte for byte
@@ -13,11 +14,18 @@ import SovereignImage
 /// install (a rule quietly changed, the weights swapped) is refused with
 /// the file and the reason, never served.
 public struct InstalledAppliance: Sendable {
-    /// The image manifest's digest ("sha256:…"): the image's identity.
-    public let manifestDigest: String
+    /// The image manifest's digest: the image's identity.
+    public let manifestSHA256: SHA256Digest
+    /// `manifestSHA256` as "sha256:…".
+    public var manifestDigest: String { manifestSHA256.prefixed }
     public let listing: SignedImageListing
     /// SHA-256 of `sovereign/image.json`.
     public let imageIndexSHA256: SHA256Digest
+    /// The policy and evidence the installer accepted the image on; nil
+    /// for an image installed before they were recorded.
+    public let recordedTrust: RecordedTrust?
+    /// `R/state.json`, where `recordedTrust` is kept (for messages).
+    let statePath: String
     /// The stored tree's absolute path (`R/store/<hex>`), resolved once so a
     /// concurrent install that moves `current` cannot change it under us.
     public let treePath: String
@@ -61,7 +69,31 @@ public struct InstalledAppliance: Sendable {
         let listing: SignedImageListing
         do { listing = try SignedImageListing(json: indexBytes, source: indexPlace) } catch { throw InstallError.from(error) }
         try InstalledTree.check(Array(hex.utf8), in: store, expected: listing.signedFiles(indexFileBytes: indexBytes))
-        return InstalledAppliance(manifestDigest: digest.prefixed, listing: listing, imageIndexSHA256: indexDigest, treePath: treePath)
+        return InstalledAppliance(manifestSHA256: digest, listing: listing, imageIndexSHA256: indexDigest, recordedTrust: record.trust, statePath: root.statePath, treePath: treePath)
+    }
+
+    /// Opens `current` to run or certify it: the tree checked byte for byte
+    /// (`open`), then its trust decided again at `now` (`recheckTrust`).
+    public static func openTrusted(_ root: InstallRoot, now: Int64) throws(InstallError) -> (InstalledAppliance, TrustDecision) {
+        let appliance = try open(root)
+        return (appliance, try appliance.recheckTrust(now: now))
+    }
+
+    /// Decides the image's trust again, at `now`, under the policy it was
+    /// installed with: its signatures still verify, its keys are still
+    /// neither expired nor revoked, the policy has not expired, and a
+    /// required certification is still there. Throws naming the reason
+    /// when it no longer holds, or when nothing was recorded.
+    public func recheckTrust(now: Int64) throws(InstallError) -> TrustDecision {
+        let place = "\(statePath): images.\(manifestDigest).trust"
+        guard let recordedTrust else {
+            throw InstallError(place, "is missing: the image was installed by an older version, so its trust cannot be checked again (install it again)")
+        }
+        let decision = try recordedTrust.decide(manifestDigest: manifestSHA256, constraintLayer: constraintLayerDigest, now: now, source: place)
+        if let failure = decision.firstFailure {
+            throw InstallError(place, "the installed image no longer meets the trust policy it was installed with: \(failure.failureReason ?? failure.name)")
+        }
+        return decision
     }
 
     /// The tree's `sovereign/image.json`, opened one component at a time

@@ -10,7 +10,9 @@ Usage: check_vsa.py VSA.dsse.json CERTIFIER.pub.pem OCI_LAYOUT_DIR
 3. its first subject's sha256 equals the image manifest's digest,
    recomputed here with hashlib over the manifest blob that the layout's
    index.json names (the blob's bytes are hashed, the index is not trusted);
-4. no verified level starts with SLSA_.
+4. no verified level starts with SLSA_;
+5. every input attestation found beside the VSA (the audit report) hashes,
+   with hashlib over the file's bytes, to the digest the VSA signs.
 Prints a JSON summary; exits 1 with the reason on any failure.
 """
 import base64
@@ -68,8 +70,19 @@ def main():
     levels = predicate["verifiedLevels"]
     if any(level.startswith("SLSA_") for level in levels):
         fail(f"a custom level starts with SLSA_: {levels}")
+    inputs = []
+    for attestation in predicate.get("inputAttestations", []):
+        path = os.path.join(os.path.dirname(envelope_path), attestation["name"])
+        if not os.path.exists(path):
+            continue
+        with open(path, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+        if digest != attestation["digest"]["sha256"]:
+            fail(f"input attestation {attestation['name']} hashes to {digest}, the VSA signs {attestation['digest']['sha256']}")
+        inputs.append(attestation["name"])
     print(json.dumps({"ok": True, "result": predicate["verificationResult"], "levels": levels,
-                      "manifest": "sha256:" + recomputed, "subjects": [s.get("name") for s in subjects]}))
+                      "manifest": "sha256:" + recomputed, "subjects": [s.get("name") for s in subjects],
+                      "inputAttestations": inputs}))
 
 
 if __name__ == "__main__":

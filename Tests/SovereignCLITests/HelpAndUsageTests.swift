@@ -7,6 +7,7 @@ import SovereignTestSupport
         ["attest"], ["verify-envelope"], ["build"], ["inspect"], ["sign"], ["policy"], ["policy", "init"],
         ["verify"], ["install"], ["status"], ["rollback"], ["gc"],
         ["model"], ["model", "info"], ["model", "tokenize"], ["model", "generate"],
+        ["chat"], ["serve"], ["certify"], ["verify-attestation"], ["attach"],
     ]
 
     @Test(arguments: commands)
@@ -28,7 +29,7 @@ import SovereignTestSupport
         defer { directory.remove() }
         let help = try CLI.run(["--help"], in: directory.path).stdout
         for name in ["key", "digest", "sign-file", "verify-file", "attest", "verify-envelope", "build", "inspect", "sign",
-                     "policy", "verify", "install", "status", "rollback", "gc"] {
+                     "policy", "verify", "install", "status", "rollback", "gc", "chat", "serve", "certify", "verify-attestation", "attach"] {
             #expect(help.contains("\n  \(name) "), "\(name)")
         }
         #expect(help.contains("See 'sovereign help <subcommand>' for detailed help."))
@@ -52,6 +53,11 @@ import SovereignTestSupport
         (["install", "image"], "Error: Missing expected argument '--policy <policy.json>'"),
         (["verify", "image", "--policy", "p.json", "--vsa-key", "k.key"], "Error: Give '--vsa-key' and '--vsa-out' together"),
         (["status"], "Error: Missing expected argument '--root <dir>'"),
+        (["verify-attestation", "vsa.json", "--root", "r"], "Error: Give exactly one of '--policy' or '--pub'"),
+        (["verify-attestation", "vsa.json", "--pub", "k.pub", "--image", "i", "--replay"], "Error: '--replay' needs '--root' (the suites replay on an installed appliance)"),
+        (["verify-attestation", "vsa.json", "--policy", "p.json", "--threshold", "2", "--root", "r"], "Error: '--threshold' goes with '--pub'; with '--policy' the policy's certifier threshold counts"),
+        (["verify-attestation", "vsa.json", "--pub", "k.pub", "--root", "r", "--threads", "2"], "Error: '--threads' goes with '--replay'"),
+        (["attach", "vsa.json"], "Error: Missing expected argument '--image <dir>'"),
         (["sign-file", "f", "--key", "k.key", "--passphrase-env", "A", "--passphrase-file", "B"],
          "Error: Give either '--passphrase-env' or '--passphrase-file', not both"),
     ])

@@ -8,6 +8,7 @@ import SovereignInstall
 import SovereignSteering
 import SovereignLog
 import SovereignCertify
+import SovereignTrust
 
 /// `sovereign certify`: replays the installed image's audit suites with and
 /// without its constraint layer and signs the verdict.
@@ -17,7 +18,10 @@ enum CertifyCommand {
         abstract: "Replay audit suites with and without the constraint layer; sign a VSA and an audit report.",
         discussion: """
         Intact: R/current is checked byte for byte against its signed file \
-        list (a changed file is named and nothing is certified). Then every \
+        list (a changed file is named and nothing is certified), and the \
+        image's signatures are checked again against the trust policy it \
+        was installed with (a key or the policy expired since is named). \
+        Then every \
         case of every suite (the image's own, or --suite files) is answered \
         twice: under the constraint layer, its expectations checked, and by \
         the bare model, the rules its answer breaks recorded. The layer is \
@@ -28,6 +32,9 @@ enum CertifyCommand {
         DIR/audit-report.dsse.json (per case, both transcripts' digests), \
         both signed with --key and about the image manifest and the \
         constraint-layer digests, and appends their digests to R/log. \
+        --html F writes the auditor's page: verdict, digests, per-rule table, \
+        and each case's steered and bare answers side by side with the \
+        violating text marked. \
         Deterministic: the same image and suites give the same transcript \
         digests with any --threads or --kernels. Exit status 1 when the \
         layer is not load-bearing (the attestations are still written).
@@ -37,6 +44,7 @@ enum CertifyCommand {
             .value("--suite", "<file>", "An audit suite to replay (repeatable; default: the image's own suites)."),
             .value("--key", "<key>", "The certifier's private key (.key).", required: true),
             .value("--out", "<dir>", "Where to write the two envelopes (created; files are never overwritten).", required: true),
+            .value("--html", "<file>", "Also write the auditor's page: one self-contained HTML file (no scripts, nothing fetched)."),
             .value("--threads", "<n>", "Threads for the forward pass (default: the online CPUs, at most 8)."),
             .value("--kernels", "<k>", "automatic (the default) or portable. Both give the same transcripts."),
             CommonOptions.json,
@@ -48,57 +56,38 @@ enum CertifyCommand {
         let root = InstallRoot(path: try arguments.required("--root"))
         let out = try arguments.required("--out")
         let engine = try EngineOptions(arguments)
-        let summaryPath = out + "/vsa.dsse.json", reportPath = out + "/audit-report.dsse.json"
-        for path in [summaryPath, reportPath] where FileSystem.exists(path) {
+        let summaryPath = out + "/" + CertificationAttestations.summaryFileName
+        let reportPath = out + "/" + CertificationAttestations.reportFileName
+        let htmlPath = arguments.value("--html")
+        for path in [summaryPath, reportPath] + (htmlPath.map { [$0] } ?? []) where FileSystem.exists(path) {
             throw CLIError.failure(thing: path, reason: "already exists; refusing to overwrite")
         }
         let key = try KeyLoading.privateKey(at: try arguments.required("--key"), arguments: arguments)
 
-        // Intact: the installed tree against its signed list (names the first file that differs).
-        let clock = ContinuousClock()
-        let intactStart = clock.now
-        let appliance = try InstalledAppliance.open(root)
-        let intactTime = clock.now - intactStart
-        let layer = try ConstraintLayer(directory: appliance.constraintLayerDirectory, runtimeFile: appliance.runtimePath)
-        let suitePaths = arguments.allValues("--suite").isEmpty
-            ? try ConstraintLayer.listFiles(appliance.auditSuiteDirectory, suffix: ".suite.json").map { appliance.auditSuiteDirectory + "/" + $0 }
-            : arguments.allValues("--suite")
-        guard !suitePaths.isEmpty else { throw CLIError.failure(thing: appliance.auditSuiteDirectory, reason: "holds no audit suites") }
-        var suites: [AuditSuite] = []
-        var suiteDigests: [(name: String, sha256: SHA256Digest)] = []
-        for path in suitePaths {
-            let bytes = try FileSystem.readFile(path, limit: 16 << 20)
-            let suite = try AuditSuite(json: bytes, source: path)
-            try layer.check(suite, source: path)
-            if let pinned = suite.constraintLayer, pinned != appliance.constraintLayerDigest.prefixed {
-                throw CLIError.failure(thing: path, reason: "targets constraint layer \(pinned), but the installed layer is \(appliance.constraintLayerDigest.prefixed)")
-            }
-            suites.append(suite)
-            suiteDigests.append((FileSystem.baseName(path), SHA256.hash(bytes)))
-        }
+        let bench = try Bench(root: root, suitePaths: arguments.allValues("--suite"), engine: engine)
+        let intactTime = bench.intactTime
+        let appliance = bench.appliance
         let log = try AuditLog.open(applianceRoot: root.path)
-
-        let session = try InferenceSession(contentsOf: appliance.modelPath,
-                                           configuration: .init(contextLength: 2048, threadCount: engine.threads, kernels: engine.kernels))
-        let runtime = try SteeringRuntime(session: session, layer: layer)
         let json = arguments.flag("--json")
-        let certification = try Certifier(runtime: runtime).run(suites) { result, done, total in
-            let bare = result.bareViolations.isEmpty ? "no rule fired" : "fired " + result.bareViolations.joined(separator: ", ")
-            let verdict = result.passed ? "pass" : "FAIL: " + result.steeredFailures.joined(separator: "; ")
-            Output.error("[\(done)/\(total)] \(result.suite)/\(result.testCase.id): steered \(result.steered.outcome.rawValue), \(verdict); bare: \(bare)")
-        }
+        let certification = try bench.run()
 
-        let subject = CertificationAttestations.Subject(imageName: appliance.name, manifestDigest: appliance.manifestDigest,
-                                                        constraintLayerDigest: appliance.constraintLayerDigest, suites: suiteDigests)
+        let subject = CertificationAttestations.Subject(imageName: appliance.name, manifestDigest: appliance.manifestSHA256,
+                                                        constraintLayerDigest: appliance.constraintLayerDigest, suites: bench.suites.files)
         let engineVersion = ["sovereign": Sovereign.version, "kernels": engine.kernels.instructionSet,
                              "model": appliance.modelSHA256.prefixed]
         let attestations = try CertificationAttestations(certification, subject: subject, engine: engineVersion, key: key)
-        let summaryBytes = try CanonicalJSON.encode(attestations.summary) + [0x0A]
-        let reportBytes = try CanonicalJSON.encode(attestations.report) + [0x0A]
+        let summaryBytes = attestations.summaryBytes, reportBytes = attestations.reportBytes
         if !FileSystem.isDirectory(out), mkdir(out, 0o755) != 0 {
             throw CLIError.failure(thing: out, reason: "cannot be created: \(String(cString: strerror(errno)))")
         }
-        try writeNewFiles([(summaryPath, summaryBytes, 0o644), (reportPath, reportBytes, 0o644)])
+        var files = [(summaryPath, summaryBytes, UInt32(0o644)), (reportPath, reportBytes, UInt32(0o644))]
+        if let htmlPath {
+            let page = AuditReportPage.render(certification, subject: subject, engine: engineVersion, files: [
+                (CertificationAttestations.summaryFileName, SHA256.hash(summaryBytes)), (CertificationAttestations.reportFileName, SHA256.hash(reportBytes)),
+            ])
+            files.append((htmlPath, page, 0o644))
+        }
+        try writeNewFiles(files)
         let index = try log.append(metadata: [
             "type": .string("certification"), "image": .string(appliance.manifestDigest),
             "constraintLayer": .string(appliance.constraintLayerDigest.prefixed),
@@ -116,11 +105,15 @@ enum CertifyCommand {
                 "passed": .integer(Int64(certification.results.count - certification.failedCases.count)),
                 "barePassed": .integer(Int64(certification.barePassed)),
                 "falseRefusals": .integer(Int64(certification.falseRefusals.count)),
+                "rulesNotLoadBearing": .array(certification.rulesNotLoadBearing.map(JSONValue.string)),
+                "rulesAbsent": .array(certification.absentRules.map(JSONValue.string)),
                 "loadBearing": .object(Dictionary(uniqueKeysWithValues: loadBearing.map { ($0.rule, JSONValue.array($0.cases.map(JSONValue.string))) })),
                 "transcripts": .object(Dictionary(uniqueKeysWithValues: certification.results.map {
                     ("\($0.suite)/\($0.testCase.id)", JSONValue.array([.string(CaseResult.digest($0.steered).hex), .string(CaseResult.digest($0.bare).hex)]))
                 })),
                 "vsa": .string(summaryPath), "auditReport": .string(reportPath), "logIndex": .integer(Int64(index)),
+                "html": htmlPath.map(JSONValue.string) ?? .null,
+                "signers": .object(Dictionary(uniqueKeysWithValues: bench.trust.acceptedSigners.map { ($0.key.rawValue, JSONValue.array($0.value.map(JSONValue.string))) })),
                 "seconds": .object(["intact": .number(intactTime.inSeconds), "steered": .number(certification.timings.steered.inSeconds),
                                     "bare": .number(certification.timings.bare.inSeconds)]),
             ]))
@@ -129,10 +122,50 @@ enum CertifyCommand {
                         + "failed \(certification.failedCases.count), bare passed \(certification.barePassed), "
                         + "false refusals \(certification.falseRefusals.count) of \(certification.benignCount) benign")
             for entry in loadBearing {
-                Output.line("  \(entry.rule): " + (entry.cases.isEmpty ? "NOT load-bearing" : "load-bearing (" + entry.cases.joined(separator: ", ") + ")"))
+                let verdict = certification.absentRules.contains(entry.rule) ? "NOT load-bearing: the layer has no such rule"
+                    : entry.cases.isEmpty ? "NOT load-bearing" : "load-bearing (" + entry.cases.joined(separator: ", ") + ")"
+                Output.line("  \(entry.rule): " + verdict)
             }
             Output.line("\(certification.isLoadBearing ? "PASSED" : "FAILED"): wrote \(summaryPath) and \(reportPath); log entry \(index)")
+            if let htmlPath { Output.line("auditor's page: \(htmlPath) (open it in any browser; it needs no network)") }
         }
         return certification.isLoadBearing ? ExitStatus.success : ExitStatus.failure
+    }
+
+    /// An installed appliance ready to replay suites: checked intact (the
+    /// tree byte for byte against its signed list, naming the first file
+    /// that differs; the image's signatures against the trust policy it was
+    /// installed with), its suites read (a layer pin checked), its
+    /// steering runtime loaded. Shared by certify and verify-attestation --replay.
+    struct Bench {
+        let appliance: InstalledAppliance
+        let suites: CertificationSuites
+        let certifier: Certifier
+        /// The image's trust, decided again under the policy it was installed with.
+        let trust: TrustDecision
+        /// How long the intact check (the tree, then the trust) took.
+        let intactTime: Duration
+
+        init(root: InstallRoot, suitePaths: [String], engine: EngineOptions) throws {
+            let clock = ContinuousClock()
+            let start = clock.now
+            (appliance, trust) = try InstalledAppliance.openTrusted(root, now: Int64(time(nil)))
+            intactTime = clock.now - start
+            let layer = try ConstraintLayer(directory: appliance.constraintLayerDirectory, runtimeFile: appliance.runtimePath)
+            let paths = suitePaths.isEmpty ? try CertificationSuites.installedPaths(in: appliance.auditSuiteDirectory) : suitePaths
+            suites = try CertificationSuites(paths: paths, layerDigest: appliance.constraintLayerDigest)
+            let session = try InferenceSession(contentsOf: appliance.modelPath,
+                                               configuration: .init(contextLength: 2048, threadCount: engine.threads, kernels: engine.kernels))
+            certifier = Certifier(runtime: try SteeringRuntime(session: session, layer: layer))
+        }
+
+        /// Replays every case, a progress line on stderr after each.
+        func run() throws -> Certification {
+            try certifier.run(suites.suites) { result, done, total in
+                let bare = result.bareViolations.isEmpty ? "no rule fired" : "fired " + result.bareViolations.joined(separator: ", ")
+                let verdict = result.passed ? "pass" : "FAIL: " + result.steeredFailures.joined(separator: "; ")
+                Output.error("[\(done)/\(total)] \(result.suite)/\(result.testCase.id): steered \(result.steered.outcome.rawValue), \(verdict); bare: \(bare)")
+            }
+        }
     }
 }

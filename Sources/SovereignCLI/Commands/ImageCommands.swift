@@ -24,6 +24,41 @@ enum ImageCommands {
         run: runSign
     )
 
+    static let attach = CommandSpec(
+        name: "attach",
+        abstract: "Attach signed statements (a certification VSA, its audit report) to an image as OCI referrers.",
+        discussion: """
+        Each <envelope> must be a signed DSSE envelope whose in-toto statement \
+        is about the image's manifest; it is stored as an OCI 1.1 referrer \
+        (subject: the image manifest) and listed in index.json, where \
+        'sovereign verify' and 'install' count it (a trust policy with a \
+        certifier threshold needs a passing certification attached) and \
+        registries serve it through the referrers API. The image's manifest, \
+        config and layers do not change, so neither does its digest. An \
+        envelope already attached is skipped.
+        """,
+        arguments: [ArgumentSpec(name: "<envelope>", help: "DSSE envelopes to attach (e.g. vsa.dsse.json audit-report.dsse.json).", isVariadic: true)],
+        options: [.value("--image", "<dir>", "The OCI image layout directory.", required: true), CommonOptions.json],
+        run: runAttach
+    )
+
+    @Sendable static func runAttach(_ arguments: ParsedArguments) throws -> Int32 {
+        let directory = try arguments.required("--image")
+        var envelopes: [(source: String, bytes: [UInt8])] = []
+        for path in arguments.positionals { envelopes.append((path, try readInput(path, limit: 16 << 20))) }
+        let result = try ImageAttacher.attach(envelopes, to: directory)
+        if arguments.flag("--json") {
+            Output.json(.object([
+                "image": .string(directory), "manifest": .string(result.manifestDigest.prefixed),
+                "attached": .array(result.attached.map(JSONValue.string)), "alreadyAttached": .array(result.alreadyAttached.map(JSONValue.string)),
+            ]))
+        } else {
+            for type in result.attached { Output.line("attached \(type) to \(result.manifestDigest.prefixed)") }
+            for type in result.alreadyAttached { Output.line("already attached: \(type)") }
+        }
+        return ExitStatus.success
+    }
+
     @Sendable static func runInspect(_ arguments: ParsedArguments) throws -> Int32 {
         let path = arguments.positionals[0]
         let reader = try ImageVerifier.open(path)

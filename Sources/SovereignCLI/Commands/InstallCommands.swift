@@ -147,6 +147,7 @@ enum InstallCommands {
             let decision = TrustEvaluator.evaluate(try ImageEvidence(verified), policy: policy,
                                                    context: TrustContext(now: now, installedSequence: installedSequence))
             if let failure = decision.firstFailure { throw InstallError(image, failure.failureReason ?? failure.name) }
+            return policy
         }
         meter.finish()
         if arguments.flag("--json") {

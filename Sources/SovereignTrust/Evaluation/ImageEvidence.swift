@@ -11,13 +11,19 @@ public struct ImageEvidence: Sendable {
     public var sequence: Int64
     /// The manifest's `dev.sovereign.model.sha256` annotation.
     public var modelDigest: SHA256Digest
+    /// The digest of the constraint layer the image carries (from its
+    /// signed file list): what a certification must be about. Nil when
+    /// unknown; then no certification counts.
+    public var constraintLayerDigest: SHA256Digest?
     /// The DSSE envelopes found among the manifest's referrers.
     public var attestations: [Attestation]
 
-    public init(manifestDigest: SHA256Digest, sequence: Int64, modelDigest: SHA256Digest, attestations: [Attestation]) {
+    public init(manifestDigest: SHA256Digest, sequence: Int64, modelDigest: SHA256Digest,
+                constraintLayerDigest: SHA256Digest? = nil, attestations: [Attestation]) {
         self.manifestDigest = manifestDigest
         self.sequence = sequence
         self.modelDigest = modelDigest
+        self.constraintLayerDigest = constraintLayerDigest
         self.attestations = attestations
     }
 }

@@ -1,3 +1,4 @@
+import SovereignCrypto
 import SovereignFormats
 
 /// Decides whether an image meets a trust policy.
@@ -24,8 +25,30 @@ public enum TrustEvaluator {
     }
 
     public static func evaluate(_ evidence: ImageEvidence, policy: TrustPolicy, context: TrustContext) -> TrustDecision {
+        decide(rules(for: policy), evidence, policy: policy, context: context)
+    }
+
+    /// An auditor's check of one certification on its own: the policy's
+    /// expiry, then `thresholds.certifier` distinct certifier keys (not
+    /// revoked, not expired) signing a PASSED certification of the image
+    /// `manifest` carrying `constraintLayer`. Throws when the policy sets no
+    /// certifier threshold (it trusts no certifier).
+    public static func evaluateCertification(_ attestation: ImageEvidence.Attestation, manifest: SHA256Digest, constraintLayer: SHA256Digest,
+                                             policy: TrustPolicy, context: TrustContext, source: String) throws(TrustError) -> TrustDecision {
+        guard let threshold = policy.thresholds[.certifier] else {
+            throw TrustError(source: source, reason: "sets no certifier threshold, so it trusts no certifier (see 'sovereign policy init --certifier-key')")
+        }
+        let evidence = ImageEvidence(manifestDigest: manifest, sequence: 0, modelDigest: manifest, constraintLayerDigest: constraintLayer,
+                                     attestations: [attestation])
+        let rules = AllOfTrustRules([
+            PolicyExpiryRule(expires: policy.expires),
+            SignatureThresholdRule(role: .certifier, threshold: threshold, predicateTypes: [SLSAVerificationSummary.predicateType]),
+        ])
+        return decide(rules, evidence, policy: policy, context: context)
+    }
+
+    private static func decide(_ rules: AllOfTrustRules, _ evidence: ImageEvidence, policy: TrustPolicy, context: TrustContext) -> TrustDecision {
         let input = TrustRuleInput(evidence: evidence, context: context, policy: policy)
-        let rules = rules(for: policy)
         let checks = rules.evaluate(input)
 
         var accepted: [TrustPolicy.Role: [String]] = [:]

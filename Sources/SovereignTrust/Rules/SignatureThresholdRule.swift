@@ -8,7 +8,8 @@ import SovereignFormats
 ///
 /// The release rule counts on the policy's required predicates; the
 /// certifier rule on verification summaries (SLSA VSA), which count only
-/// when they say PASSED.
+/// when they are certifications of this image and its constraint layer
+/// that say PASSED (`CertificationClaim`).
 public struct SignatureThresholdRule: TrustRule {
     public let role: TrustPolicy.Role
     public let threshold: Int
@@ -51,10 +52,18 @@ public struct SignatureThresholdRule: TrustRule {
             return Tally(predicateType: type, attestation: nil, counted: [], notCounted: [],
                          unavailable: "no attestation of type \(type) about this image to count signatures on")
         }
-        let eligible = type == SLSAVerificationSummary.predicateType ? about.filter { Self.saysPassed(input.evidence.attestations[$0]) } : about
-        guard !eligible.isEmpty else {
-            return Tally(predicateType: type, attestation: nil, counted: [], notCounted: [],
-                         unavailable: "no verification summary about this image says PASSED (\(type))")
+        var eligible = about
+        if type == SLSAVerificationSummary.predicateType {
+            var problems: [String] = []
+            eligible = about.filter { index in
+                let problem = Self.certificationProblem(input.evidence.attestations[index], evidence: input.evidence)
+                if let problem { problems.append(problem) }
+                return problem == nil
+            }
+            guard !eligible.isEmpty else {
+                return Tally(predicateType: type, attestation: nil, counted: [], notCounted: [],
+                             unavailable: "no certification of this image and its constraint layer says PASSED (\(problems.joined(separator: "; ")))")
+            }
         }
         var best: Tally?
         for index in eligible {
@@ -87,11 +96,17 @@ public struct SignatureThresholdRule: TrustRule {
         return .meetsPolicy
     }
 
-    /// Whether a verification summary's result is PASSED (an unreadable
-    /// one is not).
-    static func saysPassed(_ attestation: ImageEvidence.Attestation) -> Bool {
-        guard let statement = attestation.statement,
-              let summary = try? SLSAVerificationSummary(statement: statement, source: "verification summary") else { return false }
-        return summary.verificationResult == .passed
+    /// Why a verification summary does not certify this image and its
+    /// constraint layer (see `CertificationClaim`); nil when it does.
+    static func certificationProblem(_ attestation: ImageEvidence.Attestation, evidence: ImageEvidence) -> String? {
+        let name = attestation.uri ?? attestation.envelopeDigest.prefixed
+        guard let statement = attestation.statement else { return "\(name): \(attestation.statementProblem ?? "unreadable")" }
+        guard let layer = evidence.constraintLayerDigest else { return "\(name): the image's constraint layer is unknown" }
+        do {
+            let claim = try CertificationClaim(statement: statement, source: name)
+            return claim.problem(manifest: evidence.manifestDigest, constraintLayer: layer).map { "\(name) \($0)" }
+        } catch {
+            return "\(name) \(error.reason)"
+        }
     }
 }

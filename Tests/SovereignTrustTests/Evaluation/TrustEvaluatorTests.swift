@@ -309,9 +309,23 @@ import Testing
         #expect(uncertified.failedChecks == ["certifier-threshold"])
         #expect(uncertified.firstFailure?.failureReason == "certifier signatures: no attestation of type https://slsa.dev/verification_summary/v1 about this image to count signatures on")
 
-        let failed = try Fixture.attestation(try Fixture.envelope(try Fixture.certification(result: .failed), signedBy: [c]))
-        #expect(Self.evaluate(Fixture.evidence(attestations: [release, failed]), policy).firstFailure?.failureReason
-                == "certifier signatures: no verification summary about this image says PASSED (https://slsa.dev/verification_summary/v1)")
+        // Signed by the certifier, but not a passing certification of this image's layer: none counts.
+        let notCertifications: [(InTotoStatement, String)] = [
+            (try Fixture.certification(result: .failed, levels: [CertificationClaim.intactLevel]), "says FAILED with levels [\(CertificationClaim.intactLevel)]"),
+            (try Fixture.certification(levels: [CertificationClaim.intactLevel]), "says PASSED with levels [\(CertificationClaim.intactLevel)]"),
+            (try Fixture.certification(layer: Fixture.otherConstraintLayer),
+             "is about constraint layer \(Fixture.otherConstraintLayer.prefixed), but the image carries \(Fixture.constraintLayer.prefixed)"),
+            (try Fixture.certification(verifier: "https://sovereign.dev/sovereign-verify"), "was written by verifier 'https://sovereign.dev/sovereign-verify'"),
+        ]
+        for (statement, reason) in notCertifications {
+            let attestation = try Fixture.attestation(try Fixture.envelope(statement, signedBy: [c]), uri: "1.0.0.certification")
+            let failure = Self.evaluate(Fixture.evidence(attestations: [release, attestation]), policy).firstFailure?.failureReason ?? "passed"
+            #expect(failure.hasPrefix("certifier signatures: no certification of this image and its constraint layer says PASSED (1.0.0.certification "), "\(failure)")
+            #expect(failure.contains(reason), "\(failure)")
+        }
+        var unknownLayer = Fixture.evidence(attestations: [release, try Fixture.attestation(try Fixture.envelope(try Fixture.certification(), signedBy: [c]))])
+        unknownLayer.constraintLayerDigest = nil
+        #expect(Self.evaluate(unknownLayer, policy).firstFailure?.failureReason?.contains("the image's constraint layer is unknown") == true)
 
         let byRelease = try Fixture.attestation(try Fixture.envelope(try Fixture.certification(), signedBy: [a]))
         #expect(Self.evaluate(Fixture.evidence(attestations: [release, byRelease]), policy).firstFailure?.failureReason

@@ -13,6 +13,8 @@ enum Fixture {
     static let manifest = SHA256.hash(Array("image manifest 1.0.0".utf8))
     static let otherManifest = SHA256.hash(Array("image manifest 0.9.0".utf8))
     static let model = SHA256.hash(Array("model weights".utf8))
+    static let constraintLayer = SHA256.hash(Array("constraint layer".utf8))
+    static let otherConstraintLayer = SHA256.hash(Array("constraint layer, rules emptied".utf8))
     static let otherModel = SHA256.hash(Array("other model weights".utf8))
 
     static let provenance = SLSAProvenance.predicateType
@@ -47,7 +49,7 @@ enum Fixture {
     }
 
     static func evidence(sequence: Int64 = 5, model: SHA256Digest = model, attestations: [ImageEvidence.Attestation]) -> ImageEvidence {
-        ImageEvidence(manifestDigest: manifest, sequence: sequence, modelDigest: model, attestations: attestations)
+        ImageEvidence(manifestDigest: manifest, sequence: sequence, modelDigest: model, constraintLayerDigest: constraintLayer, attestations: attestations)
     }
 
     static func trusted(_ key: Ed25519.PrivateKey, _ roles: Set<TrustPolicy.Role> = [.release], expires: Int64? = nil) -> TrustPolicy.TrustedKey {
@@ -58,13 +60,18 @@ enum Fixture {
         TrustContext(now: now, installedSequence: installed)
     }
 
-    /// A verification summary statement about `subject`, as a certifier signs it.
-    static func certification(about subject: SHA256Digest = manifest, result: SLSAVerificationSummary.VerificationResult = .passed) throws -> InTotoStatement {
+    /// A certification (a VSA as `sovereign certify` writes it) about
+    /// `subject` and `layer`; `verifier` other than the certifier's makes it
+    /// some other verification summary.
+    static func certification(about subject: SHA256Digest = manifest, layer: SHA256Digest = constraintLayer,
+                              result: SLSAVerificationSummary.VerificationResult = .passed,
+                              levels: [String] = [CertificationClaim.intactLevel, CertificationClaim.loadBearingLevel],
+                              verifier: String = CertificationClaim.verifierID) throws -> InTotoStatement {
         let summary = SLSAVerificationSummary(
-            verifier: .init(id: "https://sovereign.dev/certifier/v1"), resourceUri: "oci:reference:1.0.0",
+            verifier: .init(id: verifier), resourceUri: "oci:reference:1.0.0",
             policy: ResourceDescriptor(uri: "certification.policy.json", sha256: SHA256.hash(Array("policy".utf8))),
-            verificationResult: result, verifiedLevels: result == .passed ? ["SOVEREIGN_CONSTRAINT_LAYER_INTACT"] : ["FAILED"])
-        return try summary.statement(subjects: [.init(name: "reference:1.0.0", digest: ["sha256": subject.hex])])
+            verificationResult: result, verifiedLevels: levels)
+        return try summary.statement(subjects: CertificationClaim.subjects(imageName: "reference:1.0.0", manifest: subject, constraintLayer: layer))
     }
 }
 

@@ -1,0 +1,73 @@
+import SovereignSystem
+import SovereignCrypto
+import SovereignFormats
+
+/// Attaches signed statements made after the build (a certification VSA,
+/// its audit report) to an image directory as OCI 1.1 referrers: an
+/// artifact manifest per envelope, its `subject` the image manifest, listed
+/// in index.json. The image's manifest, config and layers are untouched, so
+/// its digest, and every signature over it, stay what they were.
+///
+/// Each envelope must carry an in-toto statement about this very image's
+/// manifest (one about another image is refused: it would be mix-and-match
+/// evidence). An envelope already attached is skipped. Blobs are written
+/// first, then index.json by atomic rename, so a crash leaves the old image
+/// or the new one; the result is read back through the image verifier.
+public enum ImageAttacher {
+    public struct Result: Sendable {
+        /// Predicate types attached, in order given.
+        public let attached: [String]
+        /// Predicate types of envelopes the image already carried.
+        public let alreadyAttached: [String]
+        public let manifestDigest: SHA256Digest
+    }
+
+    /// The most envelopes one image may carry beside its build's own.
+    public static let maximumAttached = 64
+
+    public static func attach(_ envelopes: [(source: String, bytes: [UInt8])], to directory: String) throws(ImageError) -> Result {
+        guard FileSystem.isDirectory(directory) else { throw ImageError(directory, "is not an OCI image layout directory") }
+        let image = try ImageVerifier.open(directory)
+        guard let manifestDigest = image.manifestDigest else { throw ImageError(directory, "its manifest digest is not sha256") }
+        let subject = OCIDescriptor(mediaType: image.imageDescriptor.mediaType, digest: manifestDigest, size: image.imageDescriptor.size)
+        let created = image.annotations[OCIAnnotation.created] ?? "1970-01-01T00:00:00Z"
+
+        var pending: [(bytes: [UInt8], predicateType: String)] = []
+        var alreadyAttached: [String] = []
+        for (source, bytes) in envelopes {
+            let envelope: DSSEEnvelope
+            do { envelope = try StrictJSON.decode(DSSEEnvelope.self, from: bytes, source: source) } catch { throw ImageError.from(error) }
+            guard envelope.payloadType == DSSEEnvelope.inTotoPayloadType else {
+                throw ImageError(source, "payloadType is '\(envelope.payloadType)', expected '\(DSSEEnvelope.inTotoPayloadType)'")
+            }
+            guard !envelope.signatures.isEmpty else { throw ImageError(source, "is not signed") }
+            let statement: InTotoStatement
+            do { statement = try InTotoStatement(parsing: envelope.payload, source: "\(source): payload") } catch { throw ImageError.from(error) }
+            guard statement.subjects.contains(where: { $0.digest["sha256"] == manifestDigest.hex }) else {
+                let about = statement.subjects.compactMap { $0.digest["sha256"].map { "sha256:" + $0 } }.joined(separator: ", ")
+                throw ImageError(source, "is about \(about.isEmpty ? "no sha256 subject" : about), not this image's manifest \(manifestDigest.prefixed)")
+            }
+            if image.referrers.contains(where: { $0.payload == bytes }) || pending.contains(where: { $0.bytes == bytes }) {
+                alreadyAttached.append(statement.predicateType)
+            } else {
+                pending.append((bytes, statement.predicateType))
+            }
+        }
+        let carried = image.referrers.filter { ImageLayout.referrerKind(forPredicateType: $0.descriptor.annotations?[SovereignAnnotation.predicateType]) == nil }
+        guard carried.count + pending.count <= maximumAttached else {
+            throw ImageError(directory, "would carry \(carried.count + pending.count) attached envelopes, more than \(maximumAttached)")
+        }
+        if !pending.isEmpty {
+            let layout = try OCILayoutWriter(root: directory)
+            var index = image.index
+            try layout.writeBlob(Array("{}".utf8), mediaType: OCIMediaType.empty)
+            for entry in pending {
+                index.manifests.append(try layout.writeReferrer(entry.bytes, mediaType: OCIMediaType.dsseEnvelope, predicateType: entry.predicateType,
+                                                                subject: subject, created: created, refName: nil))
+            }
+            try layout.writeFile("index.json", try encode(index))
+            _ = try ImageVerifier.open(directory)
+        }
+        return Result(attached: pending.map(\.predicateType), alreadyAttached: alreadyAttached, manifestDigest: manifestDigest)
+    }
+}
