@@ -35,6 +35,7 @@ enum ServeCommand {
             .value("--threads", "<n>", "Threads for the forward pass (default: the online CPUs, at most 8)."),
             .value("--parallel", "<n>", "Slots: requests generated at once, batched together (default 4)."),
             .value("--max-queue", "<n>", "Requests that may wait for a slot before 503s (default 64)."),
+            .value("--queue-timeout", "<seconds>", "How long a request may wait for a slot before a 503 (default 60, at most 3600)."),
             .value("--kernels", "<k>", "automatic (the default) or portable. Both give the same tokens."),
             .flag("--no-steering", "Serve the bare model (no persona, passages or rules), for benchmarks and ablation; still logged."),
         ],
@@ -51,6 +52,8 @@ enum ServeCommand {
         let parallel = try arguments.positiveInteger("--parallel", default: 4)
         guard parallel <= 64 else { throw ModelCommands.invalid(arguments, "--parallel") }
         let maxQueue = try arguments.positiveInteger("--max-queue", default: 64)
+        let queueTimeout = try arguments.positiveInteger("--queue-timeout", default: 60)
+        guard queueTimeout <= 3600 else { throw ModelCommands.invalid(arguments, "--queue-timeout") }
         let kernels = engine.kernels
         var token: [UInt8]?
         if let path = arguments.value("--token-file") { token = try readToken(path) }
@@ -62,7 +65,7 @@ enum ServeCommand {
         let (appliance, _) = try InstalledAppliance.openTrusted(root, now: Int64(time(nil)))
         let layer = try ConstraintLayer(directory: appliance.constraintLayerDirectory, runtimeFile: appliance.runtimePath)
         let log = try AuditLog.open(applianceRoot: root.path)
-        var configuration = APIServer.Configuration(token: token, maxQueue: maxQueue)
+        var configuration = APIServer.Configuration(token: token, maxQueue: maxQueue, queueTimeout: .seconds(queueTimeout))
         configuration.steering = !arguments.flag("--no-steering")
         let api = APIServer(identity: appliance.identity, log: log, configuration: configuration)
         let server = try HTTPServer(address: address) { request, exchange in api.handle(request, exchange) }
