@@ -41,7 +41,7 @@ enum CertifyCommand {
         """,
         options: [
             .value("--root", "<dir>", "The appliance root.", required: true),
-            .value("--suite", "<file>", "An audit suite to replay (repeatable; default: the image's own suites)."),
+            .value("--suite", "<file>", "An audit suite to replay; repeat for several (default: the image's own suites).", repeatable: true),
             .value("--key", "<key>", "The certifier's private key (.key).", required: true),
             .value("--out", "<dir>", "Where to write the two envelopes (created; files are never overwritten).", required: true),
             .value("--html", "<file>", "Also write the auditor's page: one self-contained HTML file (no scripts, nothing fetched)."),

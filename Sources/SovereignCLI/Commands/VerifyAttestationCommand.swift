@@ -40,7 +40,7 @@ enum VerifyAttestationCommand {
             .value("--root", "<dir>", "The appliance root whose current image the VSA must be about."),
             .flag("--replay", "Replay the audit report's suites on --root and require identical transcript digests."),
             .value("--report", "<file>", "With --replay: the audit report (default: the one the VSA names, beside it)."),
-            .value("--suite", "<file>", "With --replay: a suite file the report names, if the appliance does not carry it (repeatable)."),
+            .value("--suite", "<file>", "With --replay: a suite file the report names, if the appliance does not carry it; repeat for several.", repeatable: true),
             .value("--threads", "<n>", "With --replay: threads for the forward pass. Any count gives the same transcripts."),
             .value("--kernels", "<k>", "With --replay: automatic (the default) or portable. Both give the same transcripts."),
             CommonOptions.json,
