@@ -17,6 +17,9 @@ Every mode prints one JSON object on stdout for the test to assert on.
   serve_client.py stream BASE QUESTION [TOKEN]
                                            the official client streaming one chat answer:
                                            its pieces, finish reason, and the error it raised
+  serve_client.py ask BASE QUESTION...     the official client asking each question once:
+                                           answer, finish reason, and the `sovereign` outcome,
+                                           rules broken and log index of each
 """
 import json
 import random
@@ -300,6 +303,20 @@ def stream_mode(base, question, token="unused"):
     print(json.dumps({"pieces": pieces, "finish": finish, "raised": raised}))
 
 
+def ask_mode(base, questions):
+    import openai
+    client = openai.OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0, timeout=300)
+    model = client.models.list().data[0].id
+    answers = []
+    for question in questions:
+        reply = client.chat.completions.create(model=model, messages=[{"role": "user", "content": question}])
+        extra = reply.model_extra.get("sovereign") or {}
+        answers.append({"question": question, "answer": reply.choices[0].message.content,
+                        "finish": reply.choices[0].finish_reason, "outcome": extra.get("outcome"),
+                        "violations": extra.get("violations"), "logIndex": extra.get("logIndex"), "sovereign": extra})
+    print(json.dumps({"model": model, "answers": answers}))
+
+
 def get_mode(base, path, token=None):
     request = urllib.request.Request(base + path)
     if token:
@@ -331,6 +348,8 @@ if __name__ == "__main__":
         post_mode(base, sys.argv[3], sys.argv[4])
     elif mode == "stream":
         stream_mode(base, sys.argv[3], *sys.argv[4:5])
+    elif mode == "ask":
+        ask_mode(base, sys.argv[3:])
     elif mode == "get":
         get_mode(base, sys.argv[3], sys.argv[4] if len(sys.argv) > 4 else None)
     else:
