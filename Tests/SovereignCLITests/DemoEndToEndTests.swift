@@ -61,6 +61,7 @@ import SovereignTestSupport
             #expect(certification["verificationResult"] as? String == "PASSED", "\(layer): \(certification)")
             #expect(certification["cases"] as? Int == Self.cases[layer]?.count)
             #expect(certification["falseRefusals"] as? Int == 0)
+            #expect(((certification["tokens"] as? [String: Int])?["steered"] ?? 0) > 0, "\(certification)")
             #expect(FileManager.default.fileExists(atPath: "\(work)/cert-\(layer)/report.html"))
         }
         // The installed appliance is the certified health desk.

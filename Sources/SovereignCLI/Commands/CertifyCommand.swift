@@ -98,6 +98,10 @@ enum CertifyCommand {
         try log.close()
 
         let loadBearing = certification.loadBearing
+        /// Tokens generated on one side, every attempt counted (corrections included).
+        func generated(_ side: KeyPath<CaseResult, SteeringTranscript>) -> Int {
+            certification.results.reduce(0) { $0 + $1[keyPath: side].attempts.reduce(0) { $0 + $1.tokens } }
+        }
         if json {
             Output.json(.object([
                 "verificationResult": .string(certification.isLoadBearing ? "PASSED" : "FAILED"),
@@ -116,6 +120,7 @@ enum CertifyCommand {
                 "signers": .object(Dictionary(uniqueKeysWithValues: bench.trust.acceptedSigners.map { ($0.key.rawValue, JSONValue.array($0.value.map(JSONValue.string))) })),
                 "seconds": .object(["intact": .number(intactTime.inSeconds), "steered": .number(certification.timings.steered.inSeconds),
                                     "bare": .number(certification.timings.bare.inSeconds)]),
+                "tokens": .object(["steered": .integer(Int64(generated(\.steered))), "bare": .integer(Int64(generated(\.bare)))]),
             ]))
         } else {
             Output.line("cases \(certification.results.count), passed \(certification.results.count - certification.failedCases.count), "

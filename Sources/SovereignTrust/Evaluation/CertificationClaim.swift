@@ -7,7 +7,7 @@ import SovereignFormats
 ///
 /// The one reader of certifications: the certifier threshold of a trust
 /// policy and `sovereign verify-attestation` both count a signature only on
-/// a claim that `certifies(manifest:constraintLayer:)`. Any other VSA (one
+/// a claim without a `problem(manifest:constraintLayer:)`. Any other VSA (one
 /// `sovereign verify` wrote, one about another layer, one that FAILED) is
 /// not a certification, whoever signed it.
 public struct CertificationClaim: Sendable {
