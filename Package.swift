@@ -43,7 +43,7 @@ let package = Package(
         // Optimised even in debug builds, like the engine it drives: the rule
         // automata run on every decoded token, and unoptimised they cost
         // more than the forward pass in the model tests.
-        .target(name: "SovereignSteering", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignPolicy", "SovereignInference"],
+        .target(name: "SovereignSteering", dependencies: ["SovereignSystem", "SovereignCrypto", "SovereignFormats", "SovereignPolicy", "SovereignInference", "SovereignHTTP"],
                 swiftSettings: [.unsafeFlags(["-O"])]),
         // HTTP/1.1 on POSIX sockets: bounded parsing, keep-alive, streaming, limits and shutdown.
         .target(name: "SovereignHTTP", dependencies: ["SovereignSystem", "SovereignFormats", "CLinux"]),
@@ -66,7 +66,7 @@ let package = Package(
         .testTarget(name: "SovereignTrustTests", dependencies: ["SovereignTrust", "SovereignCrypto", "SovereignFormats"]),
         .testTarget(name: "SovereignCLITests", dependencies: ["SovereignCLI", "sovereign", "SovereignTestSupport", "SovereignImage", "SovereignInstall", "SovereignSystem", "SovereignCrypto"]),
         .testTarget(name: "SovereignLogTests", dependencies: ["SovereignLog", "SovereignCrypto", "SovereignTestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "SovereignSteeringTests", dependencies: ["SovereignSteering", "SovereignPolicy", "SovereignInference", "SovereignTestSupport"]),
+        .testTarget(name: "SovereignSteeringTests", dependencies: ["SovereignSteering", "SovereignPolicy", "SovereignInference", "SovereignHTTP", "SovereignFormats", "SovereignTestSupport"]),
         .testTarget(name: "SovereignHTTPTests", dependencies: ["SovereignHTTP", "SovereignSystem", "SovereignFormats", "SovereignTestSupport"]),
         .testTarget(name: "SovereignServeTests", dependencies: ["SovereignServe", "SovereignHTTP", "SovereignLog", "SovereignSystem", "SovereignPolicy", "SovereignInference", "SovereignSteering", "SovereignTestSupport"]),
         .testTarget(name: "SovereignInferenceTests", dependencies: ["SovereignInference", "SovereignTestSupport"]),

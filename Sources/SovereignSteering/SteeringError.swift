@@ -9,11 +9,15 @@ public struct SteeringError: SovereignError, Sendable, Equatable {
     /// The request itself cannot be served (too long for the layer or the
     /// context): the caller's fault, a 400 for a server, not a 500.
     public let isInvalidRequest: Bool
+    /// No engine could answer (remote engines down, broken or too slow):
+    /// a 502 for a server, worth retrying later.
+    public let isEngineUnavailable: Bool
 
-    public init(_ thing: String, _ reason: String, invalidRequest: Bool = false) {
+    public init(_ thing: String, _ reason: String, invalidRequest: Bool = false, engineUnavailable: Bool = false) {
         self.thing = thing
         self.reason = reason
         isInvalidRequest = invalidRequest
+        isEngineUnavailable = engineUnavailable
     }
 
     static func from(_ error: any Error) -> SteeringError {

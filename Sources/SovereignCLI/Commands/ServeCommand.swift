@@ -26,7 +26,13 @@ enum ServeCommand {
         address needs --token-file (clients send Authorization: Bearer <token>). \
         SIGTERM or SIGINT stops accepting, finishes the requests in flight and \
         writes a log checkpoint. The address actually bound is printed on \
-        stderr as 'listening on HOST:PORT' (useful with port 0).
+        stderr as 'listening on HOST:PORT' (useful with port 0). With \
+        --engine, the same constraint layer steers remote OpenAI-compatible \
+        engines (llama-server, vLLM, Ollama) instead of the image's model: \
+        the stream is closed at the first broken rule and the answer \
+        regenerated with the blip; a stream is released once final; an engine \
+        that fails is set aside and the next one asked; the log names the \
+        engine that answered. Such answers are not claimed to replay bit for bit.
         """,
         options: [
             .value("--root", "<dir>", "The appliance root.", required: true),
@@ -38,7 +44,7 @@ enum ServeCommand {
             .value("--queue-timeout", "<seconds>", "How long a request may wait for a slot before a 503 (default 60, at most 3600)."),
             .value("--kernels", "<k>", "automatic (the default) or portable. Both give the same tokens."),
             .flag("--no-steering", "Serve the bare model (no persona, passages or rules), for benchmarks and ablation; still logged."),
-        ],
+        ] + RemoteEngineOptions.options,
         run: run
     )
 
@@ -55,6 +61,7 @@ enum ServeCommand {
         let queueTimeout = try arguments.positiveInteger("--queue-timeout", default: 60)
         guard queueTimeout <= 3600 else { throw ModelCommands.invalid(arguments, "--queue-timeout") }
         let kernels = engine.kernels
+        let remote = try RemoteEngineOptions(arguments)
         var token: [UInt8]?
         if let path = arguments.value("--token-file") { token = try readToken(path) }
         guard address.isLoopback || token != nil else {
@@ -70,8 +77,17 @@ enum ServeCommand {
         let api = APIServer(identity: appliance.identity, log: log, configuration: configuration)
         let server = try HTTPServer(address: address) { request, exchange in api.handle(request, exchange) }
         HTTPServer.blockSignalsAndStop(server, on: [SIGTERM, SIGINT])
-        Output.error("sovereign serve: listening on \(server.boundAddress) (\(appliance.name), \(parallel) slots, \(threads) threads"
+        let engineText = remote.map { "engines " + $0.engines.map(\.url).joined(separator: ", ") } ?? "\(threads) threads"
+        Output.error("sovereign serve: listening on \(server.boundAddress) (\(appliance.name), \(parallel) slots, \(engineText)"
                      + (configuration.steering ? ")" : "; WITHOUT the constraint layer: --no-steering)"))
+
+        if let remote {
+            guard spawnDetachedThread({ connect(remote, layer: layer, parallel: parallel, api: api, server: server) }) else {
+                throw CLIError.failure(thing: "serve", reason: "cannot start the engine probe")
+            }
+            server.run()
+            return try finish(log, api)
+        }
 
         // Load while already answering /health with 503.
         let modelPath = appliance.modelPath
@@ -93,10 +109,46 @@ enum ServeCommand {
         guard loaded else { throw CLIError.failure(thing: "serve", reason: "cannot start the loading thread") }
 
         server.run()
+        return try finish(log, api)
+    }
+
+    private static func finish(_ log: AuditLog, _ api: APIServer) throws -> Int32 {
         let checkpoint = try log.checkpoint()
         try log.close()
         Output.error("sovereign serve: stopped; log checkpoint at size \(checkpoint.checkpoint.size)")
         return api.isReady ? ExitStatus.success : ExitStatus.failure
+    }
+
+    /// Waits (answering /health with 503) until one remote engine says which
+    /// model it serves, then opens the slots; stops the server if none does
+    /// within the engine timeout.
+    private static func connect(_ remote: RemoteEngineOptions, layer: ConstraintLayer, parallel: Int, api: APIServer,
+                                server: HTTPServer) {
+        let failover = EngineFailover(remote.engines)
+        let deadline = ContinuousClock.now + remote.startTimeout
+        var failures: [(url: String, error: EngineError?)] = []
+        while true {
+            failures = failover.probeAll()
+            if failures.contains(where: { $0.error == nil }) || ContinuousClock.now >= deadline { break }
+            if failures.contains(where: { if case .rejected = $0.error?.kind { true } else { false } }) { break }
+            usleep(500_000)
+        }
+        for failure in failures {
+            if let error = failure.error { Output.error("sovereign serve: engine \(error.thing): \(error.reason)") }
+        }
+        guard let up = failures.first(where: { $0.error == nil }) else {
+            Output.error("sovereign: engines: none answered within \(remote.startTimeout)")
+            return server.requestStop()
+        }
+        do {
+            let responders = try (0 ..< parallel).map { _ throws(SteeringError) in try RemoteSteeringRuntime(layer: layer, engines: failover) }
+            api.load(responders: responders)
+            let model = remote.engines.first { $0.url == up.url }?.discovery?.model ?? "?"
+            Output.error("sovereign serve: engine \(up.url) serves '\(model)'; ready")
+        } catch {
+            Output.error("sovereign: \(error.thing): \(error.reason)")
+            server.requestStop()
+        }
     }
 
     /// The bearer token: the file's bytes without a trailing newline.

@@ -36,10 +36,10 @@ public final class APIServer: Sendable {
         }
     }
 
-    /// The loaded model: slots over one engine.
+    /// The loaded model: slots over one embedded engine, or in front of remote ones.
     private struct Loaded: @unchecked Sendable {
         let pool: SlotPool
-        let engine: LlamaEngine
+        let engine: LlamaEngine?
         let slots: Int
     }
 
@@ -60,8 +60,15 @@ public final class APIServer: Sendable {
     /// Until then `/health` and the completion routes answer 503.
     public func load(runtimes: [SteeringRuntime]) {
         guard let first = runtimes.first else { return }
-        let pool = SlotPool(runtimes: runtimes, maxQueue: configuration.maxQueue)
-        loaded.withLock { $0 = Loaded(pool: pool, engine: first.session.context.engine, slots: runtimes.count) }
+        load(responders: runtimes, engine: first.session.context.engine)
+    }
+
+    /// Makes the API ready with `responders` (one per slot); `engine` is
+    /// the embedded engine they share, if any, for the metrics.
+    public func load(responders: [any SteeringResponder], engine: LlamaEngine? = nil) {
+        guard !responders.isEmpty else { return }
+        let pool = SlotPool(runtimes: responders, maxQueue: configuration.maxQueue)
+        loaded.withLock { $0 = Loaded(pool: pool, engine: engine, slots: responders.count) }
     }
 
     public var isReady: Bool { loaded.withLock { $0 != nil } }
@@ -127,7 +134,7 @@ public final class APIServer: Sendable {
     private func renderMetrics() -> String {
         let current = loaded.withLock { $0 }
         let load = current?.pool.load ?? (queued: 0, busy: 0)
-        let statistics = current?.engine.statistics ?? (steps: 0, rows: 0)
+        let statistics = current?.engine?.statistics ?? (steps: 0, rows: 0)
         return metrics.render(queued: load.queued, busySlots: load.busy, slots: current?.slots ?? 0,
                               engineSteps: statistics.steps, engineRows: statistics.rows, ready: current != nil)
     }
@@ -170,7 +177,7 @@ public final class APIServer: Sendable {
         do {
             var steeringRequest = parsed.steeringRequest
             steeringRequest.steering = configuration.steering
-            let transcript = try slot.runtime.respond(to: steeringRequest) { piece in
+            let transcript = try slot.runtime.respond(to: steeringRequest, release: { piece in
                 if exchange.clientHasGone { return false }
                 if self.clock.now > deadline {
                     timedOut = true
@@ -188,7 +195,14 @@ public final class APIServer: Sendable {
                 if stream.sentBytes == 0 { self.metrics.firstToken(after: self.seconds(since: start)) }
                 stream.sentBytes += piece.utf8.count
                 return exchange.send(CompletionResponse.event(response.chunk(text: piece, includeUsage: parsed.includeUsage)))
-            }
+            }, shouldStop: {
+                if exchange.clientHasGone { return true }
+                if self.clock.now > deadline {
+                    timedOut = true
+                    return true
+                }
+                return false
+            })
             result = .success(transcript)
         } catch {
             result = .failure(error)
@@ -198,7 +212,8 @@ public final class APIServer: Sendable {
         switch result {
         case .failure(let error):
             let outcome = error.isCancellation ? (timedOut ? "timeout" : "cancelled") : "error"
-            let record = ExchangeRecord(unanswered: parsed.prompt, outcome: outcome, reason: error.reason, type: name,
+            extra["engine"] = slot.runtime.engineIdentity.json
+            let record = ExchangeRecord(unanswered: parsed.prompt, outcome: outcome, reason: "\(error.thing): \(error.reason)", type: name,
                                         requestID: requestID, identity: identity, extra: extra)
             _ = try? log.append(metadata: record.metadata, content: record.content)
             metrics.finished(endpoint: name, outcome: outcome, seconds: seconds(since: start))
@@ -208,6 +223,9 @@ public final class APIServer: Sendable {
                                        type: "server_error", code: "timeout")
                 timeout.headers = [("x-should-retry", "false")]
                 apiError = timeout
+            } else if error.isEngineUnavailable {
+                apiError = APIError(status: 502, message: "no engine answered: \(error.thing): \(error.reason)", type: "server_error",
+                                    code: "engine_unavailable")
             } else if error.isInvalidRequest {
                 apiError = .invalid("\(error.thing): \(error.reason)", param: "messages", code: "context_length_exceeded")
             } else {
@@ -224,7 +242,8 @@ public final class APIServer: Sendable {
             }
         case .success(let transcript):
             let record = ExchangeRecord(transcript, type: name, requestID: requestID, identity: identity,
-                                        threads: slot.runtime.session.context.threadCount, extra: extra)
+                                        engine: transcript.engine ?? slot.runtime.engineIdentity,
+                                        threads: slot.runtime.threadCount, extra: extra)
             let logIndex: UInt64
             do { logIndex = try log.append(metadata: record.metadata, content: record.content) } catch {
                 // An exchange that cannot be logged is not answered.

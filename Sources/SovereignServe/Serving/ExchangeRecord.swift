@@ -26,10 +26,12 @@ public struct ExchangeRecord: Sendable {
 
     /// An answered or refused exchange. `extra` adds the caller's fields
     /// (the server's endpoint, client retry count, requested model).
-    public init(_ transcript: SteeringTranscript, type: String, requestID: String, identity: Identity, threads: Int,
-                extra: [String: JSONValue] = [:]) {
+    /// `engine` names what generated it: the embedded engine (with its
+    /// `threads`) or the remote one that answered.
+    public init(_ transcript: SteeringTranscript, type: String, requestID: String, identity: Identity,
+                engine: EngineIdentity = .embedded, threads: Int?, extra: [String: JSONValue] = [:]) {
         var decoding = transcript.decoding.json.objectValue ?? [:]
-        decoding["threads"] = .integer(Int64(threads))
+        if let threads { decoding["threads"] = .integer(Int64(threads)) }
         var metadata: [String: JSONValue] = [
             "type": .string(type),
             "requestID": .string(requestID),
@@ -45,7 +47,9 @@ public struct ExchangeRecord: Sendable {
             }),
             "inputViolations": .array(transcript.inputViolations.map { .string($0.ruleID) }),
             "outcome": .string(transcript.outcome.rawValue),
+            "engine": engine.json,
         ]
+        if !transcript.engineFailures.isEmpty { metadata["engineFailures"] = .array(transcript.engineFailures.map(JSONValue.string)) }
         if let reason = transcript.refusalReason { metadata["refusedBy"] = .string(reason.ruleID) }
         metadata.merge(extra) { ours, _ in ours }
         self.metadata = metadata

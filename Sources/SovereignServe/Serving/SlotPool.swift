@@ -1,16 +1,16 @@
 import SovereignSystem
 import SovereignSteering
 
-/// The `--parallel` slots: each a steering runtime over its own context of
-/// the one shared engine, so requests on different slots are decoded in the
-/// same forward passes. A request waits for a free slot in a bounded queue;
+/// The `--parallel` slots: each a steering runtime, over its own context of
+/// the one shared embedded engine (so requests on different slots are
+/// decoded in the same forward passes) or in front of remote engines. A request waits for a free slot in a bounded queue;
 /// when the queue is full, or the wait too long, it is turned away with a
 /// 503 the client may retry, and the server stays responsive.
 final class SlotPool: @unchecked Sendable {
     final class Slot: @unchecked Sendable {
         let index: Int
-        let runtime: SteeringRuntime
-        init(index: Int, runtime: SteeringRuntime) {
+        let runtime: any SteeringResponder
+        init(index: Int, runtime: any SteeringResponder) {
             self.index = index
             self.runtime = runtime
         }
@@ -22,7 +22,7 @@ final class SlotPool: @unchecked Sendable {
     private let capacity: Int
     let maxQueue: Int
 
-    init(runtimes: [SteeringRuntime], maxQueue: Int) {
+    init(runtimes: [any SteeringResponder], maxQueue: Int) {
         idle = runtimes.enumerated().map { Slot(index: $0.offset, runtime: $0.element) }
         capacity = runtimes.count
         self.maxQueue = maxQueue
@@ -53,7 +53,7 @@ final class SlotPool: @unchecked Sendable {
 
     /// Returns `slot`; its context stops holding batched steps back.
     func release(_ slot: Slot) {
-        slot.runtime.session.context.markIdle()
+        slot.runtime.becameIdle()
         lock.withLock {
             idle.append(slot)
             lock.broadcast()

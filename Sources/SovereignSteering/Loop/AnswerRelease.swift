@@ -41,6 +41,12 @@ struct AnswerRelease {
         guard sink(text) else { throw SteeringError.cancelled }
     }
 
+    /// Asks the sink whether to go on, releasing nothing.
+    mutating func stillWanted() -> Bool {
+        guard let sink else { return true }
+        return sink("")
+    }
+
     /// Releases the whole of the final `answer`.
     mutating func finish(_ answer: String) throws(SteeringError) {
         holdsEverything = false

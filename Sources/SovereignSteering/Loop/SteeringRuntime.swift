@@ -44,8 +44,10 @@ public final class SteeringRuntime {
     /// Where the time of the last `respond` went.
     public private(set) var lastTimings = Timings()
     private let clock = ContinuousClock()
-    public let rules: SteeringRules
-    public let index: BM25Index
+    /// The layer's own steps, shared with the remote engine's loop.
+    public let enforcement: LayerEnforcement
+    public var rules: SteeringRules { enforcement.rules }
+    public var index: BM25Index { enforcement.index }
     /// The correction strategy in use (the layer's, unless overridden).
     public let strategy: Strategy
     private let template: ChatTemplate
@@ -58,9 +60,8 @@ public final class SteeringRuntime {
     public init(session: InferenceSession, layer: ConstraintLayer, strategy: Strategy? = nil) throws(SteeringError) {
         self.session = session
         self.layer = layer
-        rules = try SteeringRules(layer: layer)
+        enforcement = try LayerEnforcement(layer: layer)
         let settings = layer.runtime
-        index = BM25Index(layer: layer)
         self.strategy = strategy ?? Strategy(rawValue: settings.correction.rawValue) ?? .resume
         do {
             template = try session.chatTemplate()
@@ -129,51 +130,14 @@ public final class SteeringRuntime {
                                   promptTokens: base.count, reusedPromptTokens: reused)
     }
 
-    /// The input rules over the client's text: the prompt and every user
-    /// or system turn before it (assistant turns are the model's own).
-    private func checkInputs(_ request: SteeringRequest) throws(SteeringError)
-        -> (prompt: String, history: [ChatMessage], redactions: [String], refusal: [Violation]?) {
-        var redactions: [String] = []
-        func check(_ text: String, _ what: String) throws(SteeringError) -> (String, [Violation]?) {
-            switch timed(\.inputRules, { rules.checkInput(text) }) {
-            case .refuse(let redacted, let violations):
-                return (redacted, violations)
-            case .tooLong(let bytes, let limit):
-                throw SteeringError(what, "is \(bytes) bytes, more than the \(limit) the layer accepts (runtime.json maxPromptBytes)",
-                                    invalidRequest: true)
-            case .proceed(let redacted, let found):
-                redactions += found.map { "\($0.ruleID): \($0.detector.rawValue) → \($0.replacement)" }
-                return (redacted, nil)
-            }
-        }
-        // Every turn is checked (and redacted) even after one refuses, so a
-        // refusal's transcript never holds a value a rule removes.
-        var history: [ChatMessage] = []
-        var refusal: [Violation]?
-        for (index, message) in request.history.enumerated() {
-            guard message.role != "assistant" else {
-                history.append(message)
-                continue
-            }
-            let (text, refused) = try check(message.content, "message \(index + 1) (\(message.role))")
-            refusal = refusal ?? refused
-            history.append(ChatMessage(role: message.role, content: text))
-        }
-        let (prompt, refused) = try check(request.prompt, "prompt")
-        return (prompt, history, redactions, refusal ?? refused)
-    }
-
     private func steered(_ request: SteeringRequest, _ decoding: EffectiveDecoding,
                          _ release: inout AnswerRelease) throws(SteeringError) -> SteeringTranscript {
         let settings = layer.runtime
-        let (prompt, history, redactions, refusal) = try checkInputs(request)
-        if let refusal {
-            let findings = refusal.map(Self.finding)
-            return SteeringTranscript(steering: true, strategy: strategy.rawValue, prompt: prompt, history: history, decoding: decoding,
-                                      redactions: [], passages: [], announced: [], attempts: [], inputViolations: findings,
-                                      outcome: .refused, answer: refusalText(findings.first), refusalReason: findings.first,
-                                      finishReason: "content_filter", promptTokens: 0, reusedPromptTokens: 0)
+        let input = try timed(\.inputRules) { () throws(SteeringError) in try enforcement.checkInputs(request) }
+        if let refusal = input.refusal {
+            return enforcement.refusedAtInput(input, refusal, strategy: strategy.rawValue, decoding: decoding)
         }
+        let (prompt, history, redactions) = (input.prompt, input.history, input.redactions)
 
         let retrieved = timed(\.retrieval) { index.search(prompt, k: settings.retrieval.k) }
         // What answers may draw figures and contacts from: the retrieved
@@ -235,10 +199,7 @@ public final class SteeringRuntime {
                 break
             }
             blips.append(first.blip)
-            if !passages.contains(where: { $0.id == first.passageID }),
-               let invoked = layer.passages.first(where: { $0.id == first.passageID }) {
-                passages.append(invoked)
-            }
+            enforcement.addInvokedPassage(of: first, to: &passages)
             // Resume needs a place in the answer to go back to; a violation of
             // the answer as a whole (a required mention missing) has none, so
             // it is corrected as restart corrects everything.
@@ -387,16 +348,9 @@ public final class SteeringRuntime {
 
     // MARK: - Prompt layout
 
-    /// The persona, each retrieved passage with its id (so answers can cite
-    /// them), and the blips of the `require` rules the question triggers.
+    /// The system prompt for `passages` (see `LayerEnforcement`).
     public func systemPrompt(_ passages: [Passage], requirements: [Rule] = []) -> String {
-        var text = layer.runtime.persona
-        for rule in requirements { text += "\n" + rule.blip }
-        if !passages.isEmpty {
-            text += "\n\nReference passages (the source of truth; cite their ids):"
-            for passage in passages { text += "\n[\(passage.id)] \(passage.title): \(passage.text)" }
-        }
-        return text
+        enforcement.systemPrompt(passages, requirements: requirements)
     }
 
     /// A short system turn carrying a blip.
@@ -449,14 +403,7 @@ public final class SteeringRuntime {
         return index == text.startIndex || text[text.index(before: index)] == UInt8(ascii: "\n")
     }
 
-    private func refusalText(_ reason: SteeringTranscript.Finding?) -> String {
-        guard let reason else { return layer.runtime.refusal }
-        return "\(layer.runtime.refusal) (rule \(reason.ruleID), from passage \(reason.passageID))"
-    }
+    private func refusalText(_ reason: SteeringTranscript.Finding?) -> String { enforcement.refusalText(reason) }
 
-    static func finding(_ violation: Violation) -> SteeringTranscript.Finding {
-        .init(ruleID: violation.ruleID, passageID: violation.passageID, kind: violation.kind.rawValue,
-              severity: violation.severity.rawValue, blip: violation.blip, message: violation.message,
-              offset: violation.range.isEmpty ? nil : violation.outputOffset)
-    }
+    static func finding(_ violation: Violation) -> SteeringTranscript.Finding { LayerEnforcement.finding(violation) }
 }

@@ -83,6 +83,11 @@ public struct SteeringTranscript: Sendable, Equatable {
     /// `json`: it depends on what ran before, and the transcript (and its
     /// digest, which certification compares) must not.
     public let reusedPromptTokens: Int
+    /// The remote engine that generated the answer (nil: the embedded
+    /// engine, whose transcripts stay as they were so replays compare).
+    public internal(set) var engine: EngineIdentity? = nil
+    /// Engines that failed this request before one answered: "url: reason".
+    public internal(set) var engineFailures: [String] = []
 
     public var json: JSONValue {
         func finding(_ f: Finding) -> JSONValue {
@@ -114,6 +119,8 @@ public struct SteeringTranscript: Sendable, Equatable {
             "promptTokens": .integer(Int64(promptTokens)),
         ]
         if let refusalReason { object["refusalReason"] = finding(refusalReason) }
+        if let engine { object["engine"] = engine.json }
+        if !engineFailures.isEmpty { object["engineFailures"] = .array(engineFailures.map(JSONValue.string)) }
         if !history.isEmpty {
             object["history"] = .array(history.map { .object(["role": .string($0.role), "content": .string($0.content)]) })
         }
