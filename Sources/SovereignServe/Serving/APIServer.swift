@@ -41,6 +41,8 @@ public final class APIServer: Sendable {
         let pool: SlotPool
         let engine: LlamaEngine?
         let slots: Int
+        /// What generates the answers, for `/v1/models`.
+        let identity: EngineIdentity
     }
 
     public let identity: ExchangeRecord.Identity
@@ -68,7 +70,8 @@ public final class APIServer: Sendable {
     public func load(responders: [any SteeringResponder], engine: LlamaEngine? = nil) {
         guard !responders.isEmpty else { return }
         let pool = SlotPool(runtimes: responders, maxQueue: configuration.maxQueue)
-        loaded.withLock { $0 = Loaded(pool: pool, engine: engine, slots: responders.count) }
+        let identity = responders[0].engineIdentity
+        loaded.withLock { $0 = Loaded(pool: pool, engine: engine, slots: responders.count, identity: identity) }
     }
 
     public var isReady: Bool { loaded.withLock { $0 != nil } }
@@ -122,11 +125,13 @@ public final class APIServer: Sendable {
     }
 
     private func models() -> JSONValue {
-        .object(["object": .string("list"), "data": .array([.object([
+        let engine = loaded.withLock { $0?.identity }
+        return .object(["object": .string("list"), "data": .array([.object([
             "id": .string(identity.name), "object": .string("model"), "created": .integer(0), "owned_by": .string("sovereign"),
             "sovereign": .object([
                 "image": .string(identity.manifestDigest), "model": .string(identity.modelDigest),
                 "constraintLayer": .string(identity.constraintLayerDigest), "steering": .bool(configuration.steering),
+                "engine": engine?.json ?? .null,
             ]),
         ])])])
     }
