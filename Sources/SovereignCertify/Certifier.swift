@@ -6,12 +6,24 @@ import SovereignSteering
 /// the constraint layer and with the bare model (the ablation) — and
 /// decides whether the layer is load-bearing: for every rule the suites
 /// name, some case fails bare (the rule fires) and passes steered.
-/// Deterministic like the runtime: the same image, suites and settings give
-/// the same transcripts, so the same digests, on any machine.
+/// On the embedded engine it is deterministic like the runtime: the same
+/// image, suites and settings give the same transcripts, so the same
+/// digests, on any machine. On a remote engine (`RemoteSteeringRuntime`)
+/// the suites run the same way, but replay is not claimed.
 public struct Certifier {
-    public let runtime: SteeringRuntime
+    public let runtime: any SteeringResponder
+    /// The layer's own steps, for judging the bare answers.
+    public let enforcement: LayerEnforcement
 
-    public init(runtime: SteeringRuntime) { self.runtime = runtime }
+    public init(runtime: SteeringRuntime) {
+        self.runtime = runtime
+        enforcement = runtime.enforcement
+    }
+
+    public init(remote: RemoteSteeringRuntime) {
+        runtime = remote
+        enforcement = remote.enforcement
+    }
 
     /// Replays every case of `suites` in order, calling `progress` after each.
     public func run(_ suites: [AuditSuite], progress: (CaseResult, _ done: Int, _ total: Int) -> Void = { _, _, _ in })
@@ -27,7 +39,7 @@ public struct Certifier {
             }
         }
         let named = Self.namedRules(suites)
-        let defined = Set(runtime.layer.rules.rules.map(\.id))
+        let defined = Set(enforcement.layer.rules.rules.map(\.id))
         return Certification(results: results, namedRules: named, absentRules: named.filter { !defined.contains($0) }, timings: timings)
     }
 
@@ -36,10 +48,12 @@ public struct Certifier {
         let history = testCase.history.map { ChatMessage(role: $0.role, content: $0.content) }
         let clock = ContinuousClock()
         var start = clock.now
-        let steered = try runtime.respond(to: SteeringRequest(prompt: testCase.prompt, history: history, steering: true))
+        let steered = try runtime.respond(to: SteeringRequest(prompt: testCase.prompt, history: history, steering: true), release: nil,
+                                          shouldStop: { false })
         timings.steered += clock.now - start
         start = clock.now
-        let bare = try runtime.respond(to: SteeringRequest(prompt: testCase.prompt, history: history, steering: false))
+        let bare = try runtime.respond(to: SteeringRequest(prompt: testCase.prompt, history: history, steering: false), release: nil,
+                                       shouldStop: { false })
         timings.bare += clock.now - start
         let (fired, answerViolations) = violations(ofBare: bare, prompt: testCase.prompt)
         return CaseResult(suite: suite, testCase: testCase, steered: steered, bare: bare,
@@ -54,13 +68,13 @@ public struct Certifier {
     func violations(ofBare bare: SteeringTranscript, prompt: String) -> (rules: [String], answer: [Violation]) {
         var fired: [String] = []
         func add(_ rule: String) { if !fired.contains(rule) { fired.append(rule) } }
-        switch runtime.rules.checkInput(prompt) {
+        switch enforcement.rules.checkInput(prompt) {
         case .refuse(_, let violations): violations.forEach { add($0.ruleID) }
         case .proceed(_, let redactions): redactions.forEach { add($0.ruleID) }
         case .tooLong: break
         }
-        let passages = runtime.index.search(prompt, k: runtime.layer.runtime.retrieval.k).map(\.passage)
-        var monitor = OutputMonitor(rules: runtime.rules, prompt: prompt, passages: passages)
+        let passages = enforcement.index.search(prompt, k: enforcement.layer.runtime.retrieval.k).map(\.passage)
+        var monitor = OutputMonitor(rules: enforcement.rules, prompt: prompt, passages: passages)
         _ = monitor.append(bare.answer)
         _ = monitor.finish()
         monitor.violations.forEach { add($0.ruleID) }
@@ -105,4 +119,15 @@ public struct Certification: Sendable {
     /// Every case passed steered, and every named rule is load-bearing.
     public var isLoadBearing: Bool { failedCases.isEmpty && rulesNotLoadBearing.isEmpty }
     public var barePassed: Int { results.filter(\.bareFailures.isEmpty).count }
+
+    /// The remote engines that answered, each once (none on the embedded engine).
+    public var remoteEngines: [EngineIdentity] {
+        var seen: [EngineIdentity] = []
+        for result in results {
+            for engine in [result.steered.engine, result.bare.engine].compactMap({ $0 }) where !seen.contains(engine) {
+                seen.append(engine)
+            }
+        }
+        return seen
+    }
 }

@@ -73,6 +73,74 @@ import SovereignTestSupport
         #expect(transcript["outcome"] as? String == "corrected" && (transcript["answer"] as? String)?.contains("0808 157 0192") == true)
     }
 
+    /// certify --engine: the suites answered by llama-server, a PASSED VSA
+    /// that names the engine and claims no replay; --replay refuses it; a
+    /// trust policy that requires the embedded engine does not count it, one
+    /// that names llama-server's model does, at verify as at
+    /// verify-attestation.
+    @Test func aCertificationOnARemoteEngineNamesItAndCountsWhereThePolicySaysSo() throws {
+        let appliance = try Self.appliance.get()
+        let workspace = appliance.workspace
+        try workspace.generateKey("certifier")
+        let llama = try Self.llamaServer(appliance)
+        // Two of the reference suite's cases, byte for byte: a refusal and a redaction (the whole suite passes too, in a minute).
+        let reference = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: CLI.packageRoot
+            + "/Attestation/reference/core.suite.json"))) as? [String: Any])
+        let chosen = (reference["cases"] as? [[String: Any]] ?? []).filter { ["weapons-refused", "card-number"].contains($0["id"] as? String) }
+        #expect(chosen.count == 2)
+        try JSONSerialization.data(withJSONObject: ["schema": "sovereign.audit-suite/v1", "id": "sidecar", "version": "1.0.0", "cases": chosen])
+            .write(to: URL(fileURLWithPath: workspace.directory.file("sidecar.suite.json")))
+        let certified = try workspace.run(["certify", "--root", "root", "--key", "certifier.key", "--passphrase-env", "SOVEREIGN_TEST_PASSPHRASE",
+                                           "--out", "remote-cert", "--json", "--engine", "openai:" + llama.url, "--suite", "sidecar.suite.json"])
+        #expect(certified.status == 0, "\(certified.stderr)")
+        #expect(try jsonObject(certified.stdout)["verificationResult"] as? String == "PASSED")
+        let envelope = try jsonObject(try String(contentsOfFile: workspace.directory.file("remote-cert/vsa.dsse.json"), encoding: .utf8))
+        let payload = try #require(Data(base64Encoded: envelope["payload"] as? String ?? ""))
+        let statement = try #require(try JSONSerialization.jsonObject(with: payload) as? [String: Any])
+        let version = try #require(((statement["predicate"] as? [String: Any])?["verifier"] as? [String: Any])?["version"] as? [String: String])
+        #expect(version["engine"] == "openai" && version["engineURL"] == llama.url && version["engineModel"] == LlamaServerPeer.modelID, "\(version)")
+        #expect(version["replay"] == "not claimed" && version["engineVersion"]?.isEmpty == false, "\(version)")
+
+        let vsa = "remote-cert/vsa.dsse.json"
+        let replay = try workspace.run(["verify-attestation", vsa, "--pub", "certifier.pub", "--root", "root", "--replay"])
+        #expect(replay.status == 1 && replay.stderr.contains("was made on engine 'openai:\(LlamaServerPeer.modelID)', whose answers are not claimed to replay"),
+                "\(replay.stderr)")
+        let checked = try workspace.run(["verify-attestation", vsa, "--pub", "certifier.pub", "--root", "root", "--json"])
+        #expect(checked.status == 0 && (try? jsonObject(checked.stdout)["engine"] as? String) == "openai:" + LlamaServerPeer.modelID, "\(checked.stderr)")
+
+        // Policies that require the embedded engine, or llama-server's model.
+        for (name, engine) in [("embedded-only.json", "embedded"), ("llama-model.json", "openai:" + LlamaServerPeer.modelID)] {
+            let made = try workspace.run(["policy", "init", "--release-key", "release.pub", "--threshold", "1", "--certifier-key", "certifier.pub",
+                                          "--certifier-threshold", "1", "--certified-engine", engine, "--out", name])
+            #expect(made.status == 0, "\(made.stderr)")
+        }
+        let refused = try workspace.run(["verify-attestation", vsa, "--policy", "embedded-only.json", "--root", "root"])
+        #expect(refused.status == 1 && refused.stderr.contains("the trust policy accepts certifications made on: embedded"), "\(refused.stderr)")
+        #expect(try workspace.run(["verify-attestation", vsa, "--policy", "llama-model.json", "--root", "root"]).status == 0)
+
+        let attached = try workspace.run(["attach", "--image", "image", vsa, "remote-cert/audit-report.dsse.json"])
+        #expect(attached.status == 0, "\(attached.stderr)")
+        let strict = try workspace.run(["verify", "image", "--policy", "embedded-only.json"])
+        #expect(strict.status == 1 && strict.stderr.contains("was made on engine 'openai:\(LlamaServerPeer.modelID)'"), "\(strict.stderr)")
+        let named = try workspace.run(["verify", "image", "--policy", "llama-model.json"])
+        #expect(named.status == 0, "\(named.stderr)")
+    }
+
+    /// An engine named wrongly is refused before anything starts, naming it and why.
+    @Test(arguments: [
+        ("openai:https://127.0.0.1:8443/v1", "https is not supported"),
+        ("openai:http://engine.internal:8000/v1", "the host must be a numeric IPv4 address, [IPv6] or localhost"),
+        ("openai:http://user:secret@127.0.0.1:8000/v1", "must not carry credentials"),
+        ("vllm:http://127.0.0.1:8000/v1", "an engine is named 'openai:<url>'"),
+    ])
+    func aWronglyNamedEngineIsRefusedBeforeAnythingStarts(_ engine: String, _ reason: String) throws {
+        let workspace = try Workspace(keys: [])
+        defer { workspace.remove() }
+        let result = try workspace.run(["serve", "--root", "root", "--engine", engine])
+        #expect(result.status == 1 && result.stderr.hasPrefix("sovereign: ") && result.stderr.contains(reason), "\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1)
+    }
+
     /// Two llama-servers; the first is killed while it answers: the second
     /// answers instead and the log says which answered and why the first did
     /// not; with both gone, a 502 naming them.

@@ -29,6 +29,8 @@ public final class LlamaServerPeer {
     /// The OpenAI base URL, as `--engine openai:` takes it.
     public var url: String { "http://127.0.0.1:\(port)/v1" }
     public let logPath: String
+    /// The model id it reports (`--alias`).
+    public static let modelID = "smollm2-135m-instruct"
     private let process = Process()
 
     /// Starts llama-server on a free loopback port with the model, and waits until `/health` says ok.
@@ -40,7 +42,7 @@ public final class LlamaServerPeer {
         process.executableURL = URL(fileURLWithPath: binary)
         // --no-repack: its repacked AMX/AVX kernels crash on some CPUs here (see REFERENCE.md).
         process.arguments = ["-m", model, "--host", "127.0.0.1", "--port", String(port), "-t", String(threads), "-c", String(2048 * slots),
-                             "-np", String(slots), "--no-repack"]
+                             "-np", String(slots), "--no-repack", "--alias", Self.modelID]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         try process.run()

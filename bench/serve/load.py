@@ -57,19 +57,19 @@ def percentile(values, p):
     return ordered[rank - 1]
 
 
-def cpu_snapshot(server_pid):
+def cpu_snapshot(server_pids):
     """CPU seconds: the whole machine busy (from /proc/stat), the server
-    process (all its threads), and this load generator."""
+    processes (all their threads), and this load generator."""
     tick = os.sysconf("SC_CLK_TCK")
     with open("/proc/stat") as f:
         fields = [int(x) for x in f.readline().split()[1:]]
     busy = (sum(fields[:8]) - fields[3] - fields[4]) / tick  # all but idle and iowait
     server = None
-    if server_pid:
+    for server_pid in server_pids:
         try:
             with open(f"/proc/{server_pid}/stat") as f:
                 rest = f.read().rsplit(")", 1)[1].split()
-            server = (int(rest[11]) + int(rest[12])) / tick  # utime + stime
+            server = (server or 0) + (int(rest[11]) + int(rest[12])) / tick  # utime + stime
         except OSError:
             pass
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -145,7 +145,8 @@ def main():
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--timeout", type=float, default=300)
     parser.add_argument("--label", default="")
-    parser.add_argument("--server-pid", type=int, default=0, help="to account the server's CPU time")
+    parser.add_argument("--server-pid", type=int, action="append", default=[],
+                        help="to account the server's CPU time (repeat for a server made of several processes)")
     arguments = parser.parse_args()
     url = urllib.parse.urlparse(arguments.url)
     host, port = url.hostname, url.port

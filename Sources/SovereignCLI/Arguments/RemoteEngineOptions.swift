@@ -35,7 +35,7 @@ struct RemoteEngineOptions {
         guard urls.count <= 16 else { throw .usage("at most 16 '--engine' are allowed", command: arguments.command) }
         for (name, given) in [("--engine-model", models.count), ("--engine-token-file", tokenFiles.count)]
             where given > 1 && given != urls.count {
-            throw .usage("'\(name)' is given \(given) times for \(urls.count) engines; give it once, or once per '--engine'",
+            throw .usage("'\(name)' is given \(given) times for \(urls.count) engine\(urls.count == 1 ? "" : "s"); give it once, or once per '--engine'",
                          command: arguments.command)
         }
         let seconds = try arguments.positiveInteger("--engine-timeout", default: 60)

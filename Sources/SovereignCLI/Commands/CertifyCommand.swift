@@ -36,7 +36,12 @@ enum CertifyCommand {
         and each case's steered and bare answers side by side with the \
         violating text marked. \
         Deterministic: the same image and suites give the same transcript \
-        digests with any --threads or --kernels. Exit status 1 when the \
+        digests with any --threads or --kernels. With --engine openai:URL the \
+        suites are answered by a remote OpenAI-compatible engine instead of \
+        the image's model (see serve --engine); the VSA names the engine \
+        (verifier.version: engine, engineURL, engineModel, engineVersion) and \
+        says replay is not claimed, and a trust policy's --certified-engine \
+        decides whether such a certification counts. Exit status 1 when the \
         layer is not load-bearing (the attestations are still written).
         """,
         options: [
@@ -48,7 +53,10 @@ enum CertifyCommand {
             .value("--threads", "<n>", "Threads for the forward pass (default: the online CPUs, at most 8)."),
             .value("--kernels", "<k>", "automatic (the default) or portable. Both give the same transcripts."),
             CommonOptions.json,
-        ] + CommonOptions.passphrase,
+        ] + RemoteEngineOptions.options.map { option in
+            option.name == "--engine" ? .value("--engine", "openai:<url>", "A remote OpenAI-compatible engine to certify on instead of the image's model (once).")
+                                      : option
+        } + CommonOptions.passphrase,
         run: run
     )
 
@@ -62,9 +70,11 @@ enum CertifyCommand {
         for path in [summaryPath, reportPath] + (htmlPath.map { [$0] } ?? []) where FileSystem.exists(path) {
             throw CLIError.failure(thing: path, reason: "already exists; refusing to overwrite")
         }
+        // One engine (the option is not repeatable here): a certification names the engine it was made on.
+        let remote = try RemoteEngineOptions(arguments)?.engines
         let key = try KeyLoading.privateKey(at: try arguments.required("--key"), arguments: arguments)
 
-        let bench = try Bench(root: root, suitePaths: arguments.allValues("--suite"), engine: engine)
+        let bench = try Bench(root: root, suitePaths: arguments.allValues("--suite"), engine: engine, remote: remote?.first)
         let intactTime = bench.intactTime
         let appliance = bench.appliance
         let log = try AuditLog.open(applianceRoot: root.path)
@@ -73,8 +83,7 @@ enum CertifyCommand {
 
         let subject = CertificationAttestations.Subject(imageName: appliance.name, manifestDigest: appliance.manifestSHA256,
                                                         constraintLayerDigest: appliance.constraintLayerDigest, suites: bench.suites.files)
-        let engineVersion = ["sovereign": Sovereign.version, "kernels": engine.kernels.instructionSet,
-                             "model": appliance.modelSHA256.prefixed]
+        let engineVersion = try Self.engineVersion(certification, remote: remote?.first, embedded: engine, appliance: appliance)
         let attestations = try CertificationAttestations(certification, subject: subject, engine: engineVersion, key: key)
         let summaryBytes = attestations.summaryBytes, reportBytes = attestations.reportBytes
         if !FileSystem.isDirectory(out), mkdir(out, 0o755) != 0 {
@@ -137,6 +146,34 @@ enum CertifyCommand {
         return certification.isLoadBearing ? ExitStatus.success : ExitStatus.failure
     }
 
+    /// What the certification was made on, as the VSA's `verifier.version`
+    /// says it (`CertificationClaim.engine` reads it back): the embedded
+    /// engine with its kernels and the image's model, or the one remote
+    /// engine that answered every case, with the model id and version it
+    /// reported. Replay is claimed for the embedded engine only.
+    static func engineVersion(_ certification: Certification, remote: OpenAIEngine?, embedded: EngineOptions,
+                              appliance: InstalledAppliance) throws(CLIError) -> [String: String] {
+        var version = ["sovereign": Sovereign.version]
+        guard let remote else {
+            version[CertificationClaim.engineKey] = CertificationClaim.embeddedEngine
+            version["kernels"] = embedded.kernels.instructionSet
+            version["model"] = appliance.modelSHA256.prefixed
+            version["replay"] = "bit-exact"
+            return version
+        }
+        let answered = certification.remoteEngines
+        guard answered.count <= 1 else {
+            throw CLIError.failure(thing: remote.url, reason: "changed during the certification (it answered as "
+                                   + answered.map { "\($0.model ?? "?") \($0.version ?? "?")" }.joined(separator: ", then ") + "); certify again")
+        }
+        version[CertificationClaim.engineKey] = EngineIdentity.Kind.openai.rawValue
+        version["engineURL"] = remote.url
+        version[CertificationClaim.engineModelKey] = answered.first?.model ?? remote.discovery?.model ?? ""
+        version["engineVersion"] = answered.first?.version ?? "not reported"
+        version["replay"] = "not claimed"
+        return version
+    }
+
     /// An installed appliance ready to replay suites: checked intact (the
     /// tree byte for byte against its signed list, naming the first file
     /// that differs; the image's signatures against the trust policy it was
@@ -151,7 +188,7 @@ enum CertifyCommand {
         /// How long the intact check (the tree, then the trust) took.
         let intactTime: Duration
 
-        init(root: InstallRoot, suitePaths: [String], engine: EngineOptions) throws {
+        init(root: InstallRoot, suitePaths: [String], engine: EngineOptions, remote: OpenAIEngine? = nil) throws {
             let clock = ContinuousClock()
             let start = clock.now
             (appliance, trust) = try InstalledAppliance.openTrusted(root, now: Int64(time(nil)))
@@ -159,6 +196,11 @@ enum CertifyCommand {
             let layer = try ConstraintLayer(directory: appliance.constraintLayerDirectory, runtimeFile: appliance.runtimePath)
             let paths = suitePaths.isEmpty ? try CertificationSuites.installedPaths(in: appliance.auditSuiteDirectory) : suitePaths
             suites = try CertificationSuites(paths: paths, layerDigest: appliance.constraintLayerDigest)
+            if let remote {
+                do { try remote.probe() } catch { throw CLIError.failure(thing: error.thing, reason: error.reason) }
+                certifier = Certifier(remote: try RemoteSteeringRuntime(layer: layer, engines: EngineFailover([remote])))
+                return
+            }
             let session = try InferenceSession(contentsOf: appliance.modelPath,
                                                configuration: .init(contextLength: 2048, threadCount: engine.threads, kernels: engine.kernels))
             certifier = Certifier(runtime: try SteeringRuntime(session: session, layer: layer))

@@ -36,6 +36,10 @@ enum PolicyCommands {
                    "A certifier key (PEM or minisign); repeat for several. Needs --certifier-threshold.", repeatable: true),
             .value("--certifier-threshold", "<n>",
                    "Distinct certifier keys that must sign a PASSED verification summary (SLSA VSA) of the image."),
+            .value("--certified-engine", "<engine>",
+                   "Count only certifications made on this engine: 'embedded' (the image's own model, bit-exact replay) or "
+                   + "'openai:<model id>' (a remote engine reporting that model); repeat for several. Needs --certifier-key. Default: any.",
+                   repeatable: true),
             .value("--minimum-sequence", "<n>", "Refuse images whose sequence is lower (default 0)."),
             .value("--allow-model", "<sha256>",
                    "Accept only this model file digest (64 hex, 'sha256:' optional); repeat for several. Default: any model.",
@@ -71,6 +75,11 @@ enum PolicyCommands {
         case (false, nil): throw CLIError.usage("Missing expected argument '--certifier-threshold <n>' (needed with '--certifier-key')", command: command)
         case (true, .some): throw CLIError.usage("'--certifier-threshold' needs at least one '--certifier-key'", command: command)
         default: break
+        }
+        var engines: [String] = []
+        for engine in arguments.allValues("--certified-engine") where !engines.contains(engine) { engines.append(engine) }
+        if !engines.isEmpty, certifierPaths.isEmpty {
+            throw CLIError.usage("'--certified-engine' needs at least one '--certifier-key'", command: command)
         }
 
         var minimumSequence: Int64 = 0
@@ -145,7 +154,7 @@ enum PolicyCommands {
                 thresholds: thresholds, minimumSequence: minimumSequence,
                 allowedModels: allowedModels.isEmpty ? nil : allowedModels,
                 requiredPredicates: predicates.isEmpty ? TrustPolicy.defaultRequiredPredicates : predicates,
-                expires: expires, allowDowngrade: arguments.flag("--allow-downgrade"), source: output)
+                certificationEngines: engines.isEmpty ? nil : engines, expires: expires, allowDowngrade: arguments.flag("--allow-downgrade"), source: output)
         } catch {
             throw CLIError.failure(thing: error.source, reason: error.reason)
         }

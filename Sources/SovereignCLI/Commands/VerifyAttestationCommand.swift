@@ -128,6 +128,7 @@ enum VerifyAttestationCommand {
                 "verifiedLevels": .array(claim.summary.verifiedLevels.map(JSONValue.string)),
                 "signedBy": .array(signers.map(JSONValue.string)), "threshold": .integer(Int64(threshold)),
                 "image": .string(target.manifest.prefixed), "constraintLayer": .string(target.constraintLayer.prefixed),
+                "engine": .string(claim.engine),
             ]
             if let replayed { result["replayedCases"] = .integer(Int64(replayed)) }
             Output.json(.object(result))
@@ -135,6 +136,7 @@ enum VerifyAttestationCommand {
             Output.line("\(path): signed by \(signers.count) certifier key\(signers.count == 1 ? "" : "s") (threshold \(threshold)); "
                         + "about \(target.manifest.prefixed) and constraint layer \(target.constraintLayer.prefixed)")
             Output.line("  \(claim.summary.verificationResult.rawValue): " + claim.summary.verifiedLevels.joined(separator: ", "))
+            Output.line("  made on engine \(claim.engine)" + (claim.engine == CertificationClaim.embeddedEngine ? "" : " (replay not claimed)"))
             if let replayed { Output.line("  replayed \(replayed) cases: every transcript digest identical") }
         }
         return ExitStatus.success
@@ -160,6 +162,10 @@ enum VerifyAttestationCommand {
     /// Replays the audit report the VSA names; returns the cases replayed.
     private static func replay(_ claim: CertificationClaim, vsaPath: String, installed: (root: InstallRoot, appliance: InstalledAppliance),
                                arguments: ParsedArguments) throws -> Int {
+        guard claim.engine == CertificationClaim.embeddedEngine else {
+            throw CLIError.failure(thing: vsaPath, reason: "was made on engine '\(claim.engine)', whose answers are not claimed to replay "
+                                   + "bit for bit; --replay checks certifications made on the embedded engine")
+        }
         guard let named = claim.summary.inputAttestations?.first(where: { $0.name == CertificationAttestations.reportFileName }),
               let signed = named.digest["sha256"].flatMap(SHA256Digest.init(hex:)) else {
             throw CLIError.failure(thing: vsaPath, reason: "names no audit report among its inputAttestations")

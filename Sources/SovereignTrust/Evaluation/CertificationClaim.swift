@@ -44,6 +44,20 @@ public struct CertificationClaim: Sendable {
         self.constraintLayer = layer
     }
 
+    /// The engine the suites were replayed on, as `sovereign certify` names
+    /// it in `verifier.version` and a trust policy's `certificationEngines`
+    /// lists it: "embedded" (also certifications made before engines were
+    /// named, when there was no other), or "openai:<the model id it reported>".
+    public var engine: String {
+        let version = summary.verifier.version
+        guard let kind = version[Self.engineKey], kind != Self.embeddedEngine else { return Self.embeddedEngine }
+        return kind + ":" + (version[Self.engineModelKey] ?? "")
+    }
+
+    public static let engineKey = "engine"
+    public static let engineModelKey = "engineModel"
+    public static let embeddedEngine = "embedded"
+
     /// PASSED, with both levels.
     public var passed: Bool {
         summary.verificationResult == .passed
@@ -51,8 +65,8 @@ public struct CertificationClaim: Sendable {
     }
 
     /// Why this claim does not certify the image `manifest` carrying the
-    /// layer `constraintLayer`; nil when it does.
-    public func problem(manifest: SHA256Digest, constraintLayer: SHA256Digest) -> String? {
+    /// layer `constraintLayer`, made on one of `engines` when given; nil when it does.
+    public func problem(manifest: SHA256Digest, constraintLayer: SHA256Digest, engines: [String]? = nil) -> String? {
         if self.manifest != manifest { return "is about image \(self.manifest.prefixed), not \(manifest.prefixed)" }
         if self.constraintLayer != constraintLayer {
             return "is about constraint layer \(self.constraintLayer.prefixed), but the image carries \(constraintLayer.prefixed)"
@@ -60,6 +74,9 @@ public struct CertificationClaim: Sendable {
         guard passed else {
             return "says \(summary.verificationResult.rawValue) with levels [\(summary.verifiedLevels.joined(separator: ", "))]: "
                 + "the constraint layer was not shown both intact and load-bearing"
+        }
+        if let engines, !engines.contains(engine) {
+            return "was made on engine '\(engine)'; the trust policy accepts certifications made on: \(engines.joined(separator: ", "))"
         }
         return nil
     }

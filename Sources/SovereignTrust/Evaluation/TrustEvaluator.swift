@@ -19,7 +19,8 @@ public enum TrustEvaluator {
         for role in TrustPolicy.Role.allCases {
             guard let threshold = policy.thresholds[role] else { continue }
             let types = role == .release ? policy.requiredPredicates : [SLSAVerificationSummary.predicateType]
-            rules.append(SignatureThresholdRule(role: role, threshold: threshold, predicateTypes: types))
+            rules.append(SignatureThresholdRule(role: role, threshold: threshold, predicateTypes: types,
+                                                certificationEngines: role == .certifier ? policy.certificationEngines : nil))
         }
         return AllOfTrustRules(rules)
     }
@@ -42,7 +43,8 @@ public enum TrustEvaluator {
                                      attestations: [attestation])
         let rules = AllOfTrustRules([
             PolicyExpiryRule(expires: policy.expires),
-            SignatureThresholdRule(role: .certifier, threshold: threshold, predicateTypes: [SLSAVerificationSummary.predicateType]),
+            SignatureThresholdRule(role: .certifier, threshold: threshold, predicateTypes: [SLSAVerificationSummary.predicateType],
+                                   certificationEngines: policy.certificationEngines),
         ])
         return decide(rules, evidence, policy: policy, context: context)
     }

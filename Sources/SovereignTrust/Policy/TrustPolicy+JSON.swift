@@ -7,6 +7,7 @@ import SovereignFormats
 /// {
 ///   "allowDowngrade": false,
 ///   "allowedModels": ["<64 hex: SHA-256 of the model file>"],
+///   "certificationEngines": ["embedded", "openai:<model id>"],
 ///   "comment": "free text",
 ///   "expires": "2027-01-01T00:00:00Z",
 ///   "keys": [
@@ -29,7 +30,8 @@ import SovereignFormats
 /// Required: `schema`, `keys` (each with `keyid`, `publicKey`, `roles`),
 /// `thresholds.release`. Defaults: `revokedKeys` [], `minimumSequence` 0,
 /// `allowedModels` absent (any model), `requiredPredicates` [SLSA provenance
-/// v1], `expires` absent (never), `allowDowngrade` false.
+/// v1], `certificationEngines` absent (any), `expires` absent (never),
+/// `allowDowngrade` false.
 ///
 /// Public keys are the raw key in base64 (44 characters, what `sovereign
 /// key show` prints as `publicKey`), not PEM: one line, no escaped
@@ -50,7 +52,8 @@ extension TrustPolicy {
         do { fields = try Fields(json, source: source) } catch { throw TrustError(error) }
         try self.init(keys: fields.keys, revokedKeys: fields.revokedKeys, thresholds: fields.thresholds,
                       minimumSequence: fields.minimumSequence, allowedModels: fields.allowedModels,
-                      requiredPredicates: fields.requiredPredicates, expires: fields.expires,
+                      requiredPredicates: fields.requiredPredicates, certificationEngines: fields.certificationEngines,
+                      expires: fields.expires,
                       allowDowngrade: fields.allowDowngrade, comment: fields.comment, source: source)
     }
 
@@ -76,6 +79,7 @@ extension TrustPolicy {
             "allowDowngrade": .bool(allowDowngrade),
         ]
         if let allowedModels { members["allowedModels"] = .array(allowedModels.map { .string($0.hex) }) }
+        if let certificationEngines { members["certificationEngines"] = .array(certificationEngines.map(JSONValue.string)) }
         if let expires { members["expires"] = .string(Timestamp.format(expires)) }
         if let comment { members["comment"] = .string(comment) }
         return .object(members)
@@ -102,6 +106,7 @@ private struct Fields {
     var minimumSequence: Int64 = 0
     var allowedModels: [SHA256Digest]?
     var requiredPredicates = TrustPolicy.defaultRequiredPredicates
+    var certificationEngines: [String]?
     var expires: Int64?
     var allowDowngrade = false
     var comment: String?
@@ -146,6 +151,7 @@ private struct Fields {
         }
 
         if let types = try root.optionalStrings("requiredPredicates") { requiredPredicates = types }
+        certificationEngines = try root.optionalStrings("certificationEngines")
         expires = try Self.timestamp(&root, "expires")
         allowDowngrade = try root.optionalBool("allowDowngrade") ?? false
         comment = try root.optionalString("comment")

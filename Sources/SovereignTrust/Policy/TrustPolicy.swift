@@ -22,6 +22,11 @@ import SovereignFormats
 /// - `requiredPredicates`: in-toto predicate types that must be attested
 ///   about the image and signed by `thresholds.release` release keys
 ///   (default: SLSA provenance v1). Not empty.
+/// - `certificationEngines`: if present (and then not empty, with a
+///   certifier threshold), a certification counts only if it was made on
+///   one of them: "embedded" (the image's own model, bit-exact replay) or
+///   "openai:<model id>" (a remote engine reporting that model); absent
+///   means any.
 /// - `expires`: the policy itself is refused from this instant on.
 /// - `allowDowngrade`: accept an image older than the installed one.
 ///
@@ -83,6 +88,8 @@ public struct TrustPolicy: Sendable, Equatable {
     /// Nil: any model.
     public let allowedModels: [SHA256Digest]?
     public let requiredPredicates: [String]
+    /// Nil: certifications made on any engine count.
+    public let certificationEngines: [String]?
     /// Unix seconds from which the policy is refused; nil: never expires.
     public let expires: Int64?
     public let allowDowngrade: Bool
@@ -93,7 +100,7 @@ public struct TrustPolicy: Sendable, Equatable {
     /// in errors.
     public init(keys: [TrustedKey], revokedKeys: [String] = [], thresholds: [Role: Int], minimumSequence: Int64 = 0,
                 allowedModels: [SHA256Digest]? = nil, requiredPredicates: [String] = TrustPolicy.defaultRequiredPredicates,
-                expires: Int64? = nil, allowDowngrade: Bool = false, comment: String? = nil,
+                certificationEngines: [String]? = nil, expires: Int64? = nil, allowDowngrade: Bool = false, comment: String? = nil,
                 source: String = "trust policy") throws(TrustError) {
         func fail(_ reason: String) -> TrustError { TrustError(source: source, reason: reason) }
 
@@ -153,6 +160,26 @@ public struct TrustPolicy: Sendable, Equatable {
             guard seenTypes.insert(type).inserted else { throw fail("requiredPredicates[\(i)]: '\(type)' is listed twice") }
         }
 
+        if let certificationEngines {
+            guard thresholds[.certifier] != nil else {
+                throw fail("certificationEngines: needs thresholds.certifier (without certifiers there is no certification to restrict)")
+            }
+            guard !certificationEngines.isEmpty else {
+                throw fail("certificationEngines: must list at least one engine (leave the field out to accept any)")
+            }
+            var seen: Set<String> = []
+            for (i, engine) in certificationEngines.enumerated() {
+                let bytes = Array(engine.utf8)
+                let remote = Array("openai:".utf8)
+                guard engine == "embedded"
+                        || (bytes.starts(with: remote) && bytes.count > remote.count && bytes.count <= 263 && bytes.allSatisfy { $0 > 0x20 && $0 < 0x7F })
+                else {
+                    throw fail("certificationEngines[\(i)]: must be 'embedded' or 'openai:<model id>' (printable ASCII, no spaces), got '\(engine)'")
+                }
+                guard seen.insert(engine).inserted else { throw fail("certificationEngines[\(i)]: '\(engine)' is listed twice") }
+            }
+        }
+
         if let expires, let problem = Self.timestampProblem(expires) { throw fail("expires: \(problem)") }
 
         self.keys = keys
@@ -161,6 +188,7 @@ public struct TrustPolicy: Sendable, Equatable {
         self.minimumSequence = minimumSequence
         self.allowedModels = allowedModels
         self.requiredPredicates = requiredPredicates
+        self.certificationEngines = certificationEngines
         self.expires = expires
         self.allowDowngrade = allowDowngrade
         self.comment = comment

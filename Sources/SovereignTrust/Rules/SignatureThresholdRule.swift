@@ -14,13 +14,16 @@ public struct SignatureThresholdRule: TrustRule {
     public let role: TrustPolicy.Role
     public let threshold: Int
     public let predicateTypes: [String]
+    /// For certifications: the engines they must have been made on (nil: any).
+    public let certificationEngines: [String]?
 
     public var name: String { "\(role.rawValue)-threshold" }
 
-    public init(role: TrustPolicy.Role, threshold: Int, predicateTypes: [String]) {
+    public init(role: TrustPolicy.Role, threshold: Int, predicateTypes: [String], certificationEngines: [String]? = nil) {
         self.role = role
         self.threshold = threshold
         self.predicateTypes = predicateTypes
+        self.certificationEngines = certificationEngines
     }
 
     /// The count for one predicate type.
@@ -56,7 +59,8 @@ public struct SignatureThresholdRule: TrustRule {
         if type == SLSAVerificationSummary.predicateType {
             var problems: [String] = []
             eligible = about.filter { index in
-                let problem = Self.certificationProblem(input.evidence.attestations[index], evidence: input.evidence)
+                let problem = Self.certificationProblem(input.evidence.attestations[index], evidence: input.evidence,
+                                                        engines: certificationEngines)
                 if let problem { problems.append(problem) }
                 return problem == nil
             }
@@ -98,13 +102,13 @@ public struct SignatureThresholdRule: TrustRule {
 
     /// Why a verification summary does not certify this image and its
     /// constraint layer (see `CertificationClaim`); nil when it does.
-    static func certificationProblem(_ attestation: ImageEvidence.Attestation, evidence: ImageEvidence) -> String? {
+    static func certificationProblem(_ attestation: ImageEvidence.Attestation, evidence: ImageEvidence, engines: [String]?) -> String? {
         let name = attestation.uri ?? attestation.envelopeDigest.prefixed
         guard let statement = attestation.statement else { return "\(name): \(attestation.statementProblem ?? "unreadable")" }
         guard let layer = evidence.constraintLayerDigest else { return "\(name): the image's constraint layer is unknown" }
         do {
             let claim = try CertificationClaim(statement: statement, source: name)
-            return claim.problem(manifest: evidence.manifestDigest, constraintLayer: layer).map { "\(name) \($0)" }
+            return claim.problem(manifest: evidence.manifestDigest, constraintLayer: layer, engines: engines).map { "\(name) \($0)" }
         } catch {
             return "\(name) \(error.reason)"
         }

@@ -337,6 +337,33 @@ import Testing
         #expect(decision.acceptedSigners == [.release: [a.publicKey.keyID], .certifier: [c.publicKey.keyID]])
     }
 
+    /// A policy may accept only certifications made on named engines: the
+    /// embedded one (bit-exact replay), or a remote engine reporting a
+    /// named model. A certification made before engines were named is the
+    /// embedded engine's.
+    @Test func countsOnlyCertificationsMadeOnTheEnginesThePolicyNames() throws {
+        let a = try Fixture.key(1), c = try Fixture.key(3)
+        let release = try Fixture.attestation(signedBy: [a])
+        func decide(_ engines: [String]?, _ version: [String: String]?) throws -> String? {
+            let policy = try TrustPolicy(keys: [Fixture.trusted(a), Fixture.trusted(c, [.certifier])], thresholds: [.release: 1, .certifier: 1],
+                                         certificationEngines: engines)
+            let certified = try Fixture.attestation(try Fixture.envelope(try Fixture.certification(engine: version), signedBy: [c]))
+            let decision = Self.evaluate(Fixture.evidence(attestations: [release, certified]), policy)
+            return decision.passed ? nil : decision.firstFailure?.failureReason ?? "failed"
+        }
+        let embedded = ["engine": "embedded", "kernels": "avx2"]
+        let vllm = ["engine": "openai", "engineURL": "http://10.0.0.2:8000/v1", "engineModel": "northmoor-8b", "engineVersion": "0.9"]
+        #expect(try decide(nil, vllm) == nil)
+        #expect(try decide(["embedded"], embedded) == nil)
+        #expect(try decide(["embedded"], nil) == nil)
+        #expect(try decide(["embedded", "openai:northmoor-8b"], vllm) == nil)
+        let refused = try #require(try decide(["embedded"], vllm))
+        #expect(refused.contains("was made on engine 'openai:northmoor-8b'; the trust policy accepts certifications made on: embedded"), "\(refused)")
+        let otherModel = try #require(try decide(["openai:northmoor-70b"], vllm))
+        #expect(otherModel.contains("'openai:northmoor-8b'"), "\(otherModel)")
+        #expect(try decide(["openai:northmoor-8b"], embedded)?.contains("was made on engine 'embedded'") == true)
+    }
+
     @Test func reportsWhatEverySignatureWasWorth() throws {
         let a = try Fixture.key(1), expired = try Fixture.key(2), revoked = try Fixture.key(3), stranger = try Fixture.key(9)
         let policy = try TrustPolicy(keys: [Fixture.trusted(a), Fixture.trusted(expired, expires: Fixture.lastNewYear), Fixture.trusted(revoked)],

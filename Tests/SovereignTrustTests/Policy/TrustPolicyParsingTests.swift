@@ -20,6 +20,7 @@ import Testing
             "thresholds": .object(["release": .integer(2), "certifier": .integer(1)]),
             "minimumSequence": .integer(3),
             "allowedModels": .array([.string(Fixture.model.hex)]),
+            "certificationEngines": .array([.string("embedded"), .string("openai:northmoor-8b")]),
             "requiredPredicates": .array([.string(Fixture.provenance), .string(Fixture.sbom)]),
             "expires": .string("2027-01-01T00:00:00Z"),
             "allowDowngrade": .bool(false),
@@ -65,6 +66,7 @@ import Testing
         #expect(policy.thresholds == [.release: 2, .certifier: 1])
         #expect(policy.minimumSequence == 3)
         #expect(policy.allowedModels == [Fixture.model])
+        #expect(policy.certificationEngines == ["embedded", "openai:northmoor-8b"])
         #expect(policy.requiredPredicates == [Fixture.provenance, Fixture.sbom])
         #expect(policy.expires == Fixture.nextNewYear)
         #expect(policy.allowDowngrade == false)
@@ -74,13 +76,15 @@ import Testing
 
     @Test func appliesDefaultsToOmittedFields() throws {
         var members = try Self.document()
-        for field in ["comment", "revokedKeys", "minimumSequence", "allowedModels", "requiredPredicates", "expires", "allowDowngrade"] {
+        for field in ["comment", "revokedKeys", "minimumSequence", "allowedModels", "certificationEngines", "requiredPredicates", "expires",
+                      "allowDowngrade"] {
             members[field] = nil
         }
         let policy = try Self.parse(members)
         #expect(policy.revokedKeys == [])
         #expect(policy.minimumSequence == 0)
         #expect(policy.allowedModels == nil)
+        #expect(policy.certificationEngines == nil)
         #expect(policy.requiredPredicates == ["https://slsa.dev/provenance/v1"])
         #expect(policy.expires == nil)
         #expect(policy.allowDowngrade == false)
@@ -200,6 +204,18 @@ import Testing
         ("date without time", { $0["expires"] = .string("2027-01-01") },
          "expires: must be an RFC 3339 UTC time like 2026-01-02T03:04:05Z, got '2027-01-01'"),
         ("downgrade as text", { $0["allowDowngrade"] = .string("no") }, "allowDowngrade: must be true or false, got string"),
+        ("no certification engines", { $0["certificationEngines"] = .array([]) },
+         "certificationEngines: must list at least one engine (leave the field out to accept any)"),
+        ("unknown engine kind", { $0["certificationEngines"] = .array([.string("vllm:x")]) },
+         "certificationEngines[0]: must be 'embedded' or 'openai:<model id>' (printable ASCII, no spaces), got 'vllm:x'"),
+        ("remote engine without a model", { $0["certificationEngines"] = .array([.string("openai:")]) },
+         "certificationEngines[0]: must be 'embedded' or 'openai:<model id>' (printable ASCII, no spaces), got 'openai:'"),
+        ("engine twice", { $0["certificationEngines"] = .array([.string("embedded"), .string("embedded")]) },
+         "certificationEngines[1]: 'embedded' is listed twice"),
+        ("engines without certifiers", {
+            $0["certificationEngines"] = .array([.string("embedded")])
+            $0["thresholds"] = .object(["release": .integer(2)])
+        }, "certificationEngines: needs thresholds.certifier (without certifiers there is no certification to restrict)"),
     ]
 
     @Test(arguments: malformed.indices)

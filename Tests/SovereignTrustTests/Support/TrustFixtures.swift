@@ -66,9 +66,10 @@ enum Fixture {
     static func certification(about subject: SHA256Digest = manifest, layer: SHA256Digest = constraintLayer,
                               result: SLSAVerificationSummary.VerificationResult = .passed,
                               levels: [String] = [CertificationClaim.intactLevel, CertificationClaim.loadBearingLevel],
-                              verifier: String = CertificationClaim.verifierID) throws -> InTotoStatement {
+                              verifier: String = CertificationClaim.verifierID,
+                              engine: [String: String]? = nil) throws -> InTotoStatement {
         let summary = SLSAVerificationSummary(
-            verifier: .init(id: verifier), resourceUri: "oci:reference:1.0.0",
+            verifier: .init(id: verifier, version: engine ?? [:]), resourceUri: "oci:reference:1.0.0",
             policy: ResourceDescriptor(uri: "certification.policy.json", sha256: SHA256.hash(Array("policy".utf8))),
             verificationResult: result, verifiedLevels: levels)
         return try summary.statement(subjects: CertificationClaim.subjects(imageName: "reference:1.0.0", manifest: subject, constraintLayer: layer))
