@@ -52,7 +52,7 @@ import SovereignTestSupport
         for metadata in answered {
             let engine = try #require(metadata["engine"] as? [String: Any])
             #expect(engine["kind"] as? String == "openai" && engine["url"] as? String == llama.url, "\(metadata)")
-            #expect((engine["model"] as? String)?.hasSuffix(".gguf") == true && (engine["version"] as? String)?.isEmpty == false, "\(engine)")
+            #expect(engine["model"] as? String == LlamaServerPeer.modelID && (engine["version"] as? String)?.isEmpty == false, "\(engine)")
         }
         #expect(try appliance.workspace.run(["log", "verify", "--root", "root"]).status == 0)
 

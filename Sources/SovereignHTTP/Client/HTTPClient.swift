@@ -10,14 +10,17 @@ public struct HTTPClientLimits: Sendable {
     public var headTimeout: Duration
     /// The longest silence between body bytes.
     public var idleTimeout: Duration
+    /// The longest a whole response may take, however steadily it trickles.
+    public var responseTimeout: Duration
     public var maxHeadBytes: Int
     public var maxBodyBytes: Int
 
     public init(connectTimeout: Duration = .seconds(5), headTimeout: Duration = .seconds(120), idleTimeout: Duration = .seconds(60),
-                maxHeadBytes: Int = 16 * 1024, maxBodyBytes: Int = 8 * 1024 * 1024) {
+                responseTimeout: Duration = .seconds(600), maxHeadBytes: Int = 16 * 1024, maxBodyBytes: Int = 8 * 1024 * 1024) {
         self.connectTimeout = connectTimeout
         self.headTimeout = headTimeout
         self.idleTimeout = idleTimeout
+        self.responseTimeout = responseTimeout
         self.maxHeadBytes = maxHeadBytes
         self.maxBodyBytes = maxBodyBytes
     }
@@ -109,11 +112,14 @@ public final class HTTPClientResponse {
     private var chunkState = ChunkState.size
     private enum ChunkState { case size, data, dataEnd, trailers, done }
     private var finished = false
+    /// When the whole response must be in (monotonic ms).
+    private let responseDeadline: Int64
 
     init(socket: Socket, route: String, limits: HTTPClientLimits) {
         self.socket = socket
         self.route = route
         self.limits = limits
+        responseDeadline = monotonicMilliseconds() + limits.responseTimeout.milliseconds
     }
 
     deinit { close() }
@@ -134,7 +140,10 @@ public final class HTTPClientResponse {
     /// Reads more bytes into the buffer, waiting until `deadline` (monotonic ms); false at end of stream.
     private func fill(deadline: Int64, what: String, keepGoing: () -> Bool) throws(HTTPClientError) -> Bool {
         while true {
-            let remaining = deadline - monotonicMilliseconds()
+            guard monotonicMilliseconds() < responseDeadline else {
+                throw fail("the response took longer than \(limits.responseTimeout)", .timedOut)
+            }
+            let remaining = min(deadline, responseDeadline) - monotonicMilliseconds()
             guard remaining > 0 else { throw fail("no \(what) within the time allowed", .timedOut) }
             guard keepGoing() else { throw fail("cancelled by the caller", .cancelled) }
             switch socket.waitReadable(deadline: monotonicMilliseconds() + min(remaining, 100)) {

@@ -92,7 +92,7 @@ public final class OpenAIEngine: Sendable {
         var message = ""
         if let value = try? JSONParser.parse(Array(body.prefix(64 * 1024)), source: response.route),
            let text = value["error"]?["message"]?.stringValue ?? value["error"]?.stringValue {
-            message = ": " + String(text.prefix(300))
+            message = ": " + Self.printable(Array(text.utf8), limit: 300)
         }
         let status = response.status
         let reason = "answered HTTP \(status)\(message)"
@@ -118,7 +118,9 @@ public final class OpenAIEngine: Sendable {
             throw EngineError(route, "the model list is not JSON with a 'data' array", kind: .broken)
         }
         let listed = data.prefix(Self.maxModels).compactMap { model -> (id: String, owner: String?)? in
-            guard let id = model["id"]?.stringValue, !id.isEmpty else { return nil }
+            // The id goes back to the engine and into the log: bounded, printable, no spaces.
+            guard let id = model["id"]?.stringValue, !id.isEmpty, id.utf8.count <= 256,
+                  id.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { return nil }
             return (id, model["owned_by"]?.stringValue)
         }
         let chosen: (id: String, owner: String?)
@@ -198,8 +200,11 @@ public final class OpenAIEngine: Sendable {
                 if chunk["error"] != nil {
                     throw EngineError(route, "sent an error mid-stream: " + Self.message(data), kind: .broken)
                 }
-                if let model = chunk["model"]?.stringValue { result.model = model }
-                if let fingerprint = chunk["system_fingerprint"]?.stringValue { result.fingerprint = fingerprint }
+                // What the engine says about itself goes into every log entry: bounded, printable.
+                if let model = chunk["model"]?.stringValue { result.model = Self.printable(Array(model.utf8), limit: 256) }
+                if let fingerprint = chunk["system_fingerprint"]?.stringValue {
+                    result.fingerprint = Self.printable(Array(fingerprint.utf8), limit: 256)
+                }
                 if let usage = chunk["usage"], case .object = usage {
                     result.promptTokens = usage["prompt_tokens"].flatMap(Self.integer)
                     result.completionTokens = usage["completion_tokens"].flatMap(Self.integer)
@@ -241,15 +246,19 @@ public final class OpenAIEngine: Sendable {
         return nil
     }
 
-    private static func excerpt(_ bytes: [UInt8]) -> String {
-        let text = String(decoding: bytes.prefix(120), as: UTF8.self)
-        return "'" + text.map { $0.isASCII && $0.asciiValue! >= 0x20 ? String($0) : "?" }.joined() + (bytes.count > 120 ? "…'" : "'")
+    /// At most `limit` bytes of an engine's text, printable ASCII only
+    /// (anything else a '?'), so it stays one line wherever it is shown.
+    static func printable(_ bytes: [UInt8], limit: Int) -> String {
+        String(decoding: bytes.prefix(limit).map { $0 >= 0x20 && $0 < 0x7F ? $0 : UInt8(ascii: "?") }, as: UTF8.self)
+            + (bytes.count > limit ? "…" : "")
     }
+
+    private static func excerpt(_ bytes: [UInt8]) -> String { "'" + printable(bytes, limit: 120) + "'" }
 
     private static func message(_ payload: [UInt8]) -> String {
         if let value = try? JSONParser.parse(payload, source: "error"),
            let text = value["error"]?["message"]?.stringValue ?? value["message"]?.stringValue ?? value["error"]?.stringValue {
-            return String(text.prefix(300))
+            return printable(Array(text.utf8), limit: 300)
         }
         return excerpt(payload)
     }

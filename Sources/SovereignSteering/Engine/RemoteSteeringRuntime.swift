@@ -189,10 +189,10 @@ public final class RemoteSteeringRuntime: SteeringResponder {
             monitor = checker
             let identity = EngineIdentity(kind: .openai, url: engine.url, model: result.model ?? engine.discovery?.model,
                                           version: result.fingerprint)
-            var run = Run(text: result.text, pieces: result.pieces, tokens: result.completionTokens ?? result.pieces.count,
+            // A stream closed early has no usage chunk: its pieces are its tokens.
+            let run = Run(text: result.text, pieces: result.pieces, tokens: result.completionTokens ?? result.pieces.count,
                           violation: violation, finish: violation == nil ? result.finish : "violation",
                           promptTokens: result.promptTokens ?? 0)
-            if violation != nil { run.tokens = result.pieces.count }
             return (run, identity)
         }
         throw SteeringError("engines", "no engine answered: " + failures.suffix(engines.engines.count).joined(separator: "; "),

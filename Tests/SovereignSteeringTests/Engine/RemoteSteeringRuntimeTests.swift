@@ -16,7 +16,8 @@ import SovereignPolicy
     static func runtime(_ urls: [String], rules: String = zebra, timeout: Duration = .seconds(5),
                         maxAttempts: Int = 3) throws -> RemoteSteeringRuntime {
         let engines = try urls.map { url in
-            OpenAIEngine(.init(endpoint: try HTTPEndpoint.parse(url), limits: .init(headTimeout: timeout, idleTimeout: timeout)))
+            OpenAIEngine(.init(endpoint: try HTTPEndpoint.parse(url),
+                               limits: .init(headTimeout: timeout, idleTimeout: timeout, responseTimeout: timeout * 2)))
         }
         return try RemoteSteeringRuntime(layer: try SteeringRuntimeTests.layer(rules: rules, maxAttempts: maxAttempts),
                                          engines: EngineFailover(engines))
@@ -110,6 +111,22 @@ import SovereignPolicy
         #expect(released.isEmpty && engine.bodies.count == 2)
     }
 
+    /// What an engine says about itself goes into every log entry: bounded
+    /// and printable, whatever it sends.
+    @Test func anEnginesSelfDescriptionIsBoundedAndPrintable() throws {
+        let long = String(repeating: "v", count: 1000)
+        let engine = try FakeEngine { _, _ in
+            .stream([.raw("data: {\"model\": \"evil\\nmodel\\u0007\", \"system_fingerprint\": \"\(long)\", \"choices\": "
+                          + "[{\"index\": 0, \"delta\": {\"content\": \"Paris.\"}}]}\n\n"),
+                     .raw("data: {\"choices\": [{\"index\": 0, \"delta\": {}, \"finish_reason\": \"stop\"}]}\n\ndata: [DONE]\n\n")])
+        }
+        defer { engine.stop() }
+        let (transcript, _) = try Self.ask(try Self.runtime([engine.url]))
+        #expect(transcript.answer == "Paris.")
+        let identity = try #require(transcript.engine)
+        #expect(identity.model == "evil?model?" && identity.version == String(repeating: "v", count: 256) + "…", "\(identity)")
+    }
+
     @Test func slowStreamsAreWaitedFor() throws {
         let engine = try FakeEngine { _, _ in
             .stream([.pause(0.4), .piece("Slow"), .pause(0.4), .raw(": ping\n\n"), .pause(0.4), .piece(" answer."), .finish("stop")])
@@ -130,6 +147,7 @@ import SovereignPolicy
         ("silent", "no bytes for"),
         ("tooManyTokens", "sent more than the 48 tokens asked for"),
         ("notAString", "content is not a string"),
+        ("trickle", "the response took longer than 2.0 seconds"),
     ])
     func aMisbehavingEngineEndsInOneClearError(_ kind: String, _ expected: String) throws {
         let engine = try FakeEngine { _, _ in
@@ -141,6 +159,7 @@ import SovereignPolicy
             case "noFinish": return .stream([.piece("Fine")])
             case "silent": return .stream([.piece("Fine"), .pause(3)])
             case "tooManyTokens": return .stream((0 ..< 60).map { _ in .piece(" more") })
+            case "trickle": return .stream((0 ..< 40).flatMap { _ in [FakeEngine.Step.piece(" slow"), .pause(0.1)] })
             default: return .stream([.raw(#"data: {"choices": [{"index": 0, "delta": {"content": 7}}]}"# + "\n\n")])
             }
         }
