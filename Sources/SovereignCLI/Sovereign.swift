@@ -24,6 +24,7 @@ public enum Sovereign {
             ImageCommands.sign,
             ImageCommands.attach,
             PolicyCommands.spec,
+            LayerCommands.spec,
             InstallCommands.verify,
             InstallCommands.install,
             InstallCommands.status,

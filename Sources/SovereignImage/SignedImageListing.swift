@@ -63,21 +63,21 @@ public struct SignedImageListing: Sendable, Equatable {
             + [SignedFile(path: ImageLayout.indexFile, size: Int64(indexFileBytes.count), sha256: SHA256.hash(indexFileBytes))]
     }
 
-    /// The constraint layer's digest: SHA-256 of the canonical JSON
-    /// `{"files":[{"path","sha256"}…]}` of its files (the policy folder and
-    /// the runtime settings), paths relative to the layer, sorted by bytes.
-    public var constraintLayerDigest: SHA256Digest {
+    /// The constraint layer's files as its folder held them (the policy
+    /// folder's, and the runtime settings as `runtime.json`).
+    public var constraintLayerEntries: [ConstraintLayerDigest.Entry] {
         let prefix = ImageLayout.policyDirectory(constraintLayer) + "/"
-        var entries: [(String, SHA256Digest)] = files.compactMap { file in
-            file.path.utf8.starts(with: prefix.utf8) ? (String(file.path.dropFirst(prefix.count)), file.sha256) : nil
+        var entries: [ConstraintLayerDigest.Entry] = files.compactMap { file in
+            file.path.utf8.starts(with: prefix.utf8) ? .init(path: String(file.path.dropFirst(prefix.count)), sha256: file.sha256) : nil
         }
         if let runtimeFile = files.first(where: { $0.path.utf8.elementsEqual(runtime.utf8) }) {
-            entries.append(("runtime.json", runtimeFile.sha256))
+            entries.append(.init(path: "runtime.json", sha256: runtimeFile.sha256))
         }
-        entries.sort { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
-        let list = JSONValue.object(["files": .array(entries.map { .object(["path": .string($0.0), "sha256": .string($0.1.hex)]) })])
-        return SHA256.hash(CanonicalJSON.serialize(list))
+        return entries
     }
+
+    /// The constraint layer's digest (see `ConstraintLayerDigest`).
+    public var constraintLayerDigest: SHA256Digest { ConstraintLayerDigest.of(constraintLayerEntries) }
 
     /// Checks every path and the cross-references (model, runtime) between fields.
     private func check(source: String) throws(ImageError) {

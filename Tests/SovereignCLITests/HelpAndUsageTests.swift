@@ -7,7 +7,7 @@ import SovereignTestSupport
         ["attest"], ["verify-envelope"], ["build"], ["inspect"], ["sign"], ["policy"], ["policy", "init"],
         ["verify"], ["install"], ["status"], ["rollback"], ["gc"],
         ["model"], ["model", "info"], ["model", "tokenize"], ["model", "generate"],
-        ["chat"], ["serve"], ["certify"], ["verify-attestation"], ["attach"],
+        ["chat"], ["serve"], ["certify"], ["verify-attestation"], ["attach"], ["layer"], ["layer", "digest"], ["layer", "sign"],
     ]
 
     @Test(arguments: commands)

@@ -98,6 +98,7 @@ enum ImageCommands {
                              "size": .integer($0.size), "mediaType": .string($0.mediaType)])
                 }),
                 "model": model.json,
+                "constraintLayer": .object(["name": .string(listing.constraintLayer), "digest": .string(listing.constraintLayerDigest.prefixed)]),
                 "files": .array(files.map(\.json)),
                 "referrers": .array(referrerValues),
             ]))
