@@ -10,7 +10,8 @@ import SovereignTrust
 /// - a SLSA VSA v1 (`verificationResult`; `verifiedLevels` with
 ///   `SOVEREIGN_CONSTRAINT_LAYER_INTACT` and, when it holds,
 ///   `SOVEREIGN_CONSTRAINT_LAYER_LOAD_BEARING`; `policy` naming the suites
-///   and the layer by digest; the audit report among `inputAttestations`);
+///   and the layer by digest; the audit report and the policy authors'
+///   approvals of the layer among `inputAttestations`);
 /// - the audit report (`https://sovereign.dev/audit-report/v1`): per case,
 ///   both transcripts' digests, outcomes, decode settings, failures; the
 ///   engine version and kernels.
@@ -24,19 +25,25 @@ public struct CertificationAttestations: Sendable {
         public let constraintLayerDigest: SHA256Digest
         /// Suite file name → SHA-256 of its bytes.
         public let suites: [(name: String, sha256: SHA256Digest)]
+        /// The envelope digests of the policy authors' approvals of the
+        /// layer the image carries: whose documents and rules were certified.
+        public let layerApprovals: [SHA256Digest]
 
         public init(imageName: String, manifestDigest: SHA256Digest, constraintLayerDigest: SHA256Digest,
-                    suites: [(name: String, sha256: SHA256Digest)]) {
+                    suites: [(name: String, sha256: SHA256Digest)], layerApprovals: [SHA256Digest] = []) {
             self.imageName = imageName
             self.manifestDigest = manifestDigest
             self.constraintLayerDigest = constraintLayerDigest
             self.suites = suites
+            self.layerApprovals = layerApprovals
         }
     }
 
     /// The files certify writes, and the names the VSA uses for them.
     public static let summaryFileName = "vsa.dsse.json"
     public static let reportFileName = "audit-report.dsse.json"
+    /// How the VSA's `inputAttestations` name a policy author's approval of the layer.
+    public static let layerApprovalName = "layer-approval"
 
     public let report: DSSEEnvelope
     public let summary: DSSEEnvelope
@@ -64,7 +71,8 @@ public struct CertificationAttestations: Sendable {
                 verifier: .init(id: CertificationClaim.verifierID, version: engine),
                 resourceUri: "oci:" + subject.imageName + "@" + subject.manifestDigest.prefixed,
                 policy: ResourceDescriptor(uri: "https://sovereign.dev/certification-policy/v1", sha256: policyDigest),
-                inputAttestations: [ResourceDescriptor(name: Self.reportFileName, sha256: SHA256.hash(reportBytes))],
+                inputAttestations: [ResourceDescriptor(name: Self.reportFileName, sha256: SHA256.hash(reportBytes))]
+                    + subject.layerApprovals.map { ResourceDescriptor(name: Self.layerApprovalName, sha256: $0) },
                 verificationResult: certification.isLoadBearing ? .passed : .failed,
                 verifiedLevels: levels)
             var summary = DSSEEnvelope(payload: try vsa.statement(subjects: subjects).canonicalBytes,
@@ -97,6 +105,7 @@ public struct CertificationAttestations: Sendable {
         .object([
             "image": .string(subject.manifestDigest.prefixed),
             "policy": policy(subject),
+            "layerApprovals": .array(subject.layerApprovals.map { .string($0.prefixed) }),
             "engine": .object(engine.mapValues(JSONValue.string)),
             "verdict": .object([
                 "intact": .bool(true),

@@ -1,16 +1,18 @@
 import SovereignSystem
 import SovereignCrypto
 import SovereignFormats
+import SovereignTrust
 
 /// Attaches signed statements made after the build (a certification VSA,
-/// its audit report) to an image directory as OCI 1.1 referrers: an
+/// its audit report, a layer approval) to an image directory as OCI 1.1 referrers: an
 /// artifact manifest per envelope, its `subject` the image manifest, listed
 /// in index.json. The image's manifest, config and layers are untouched, so
 /// its digest, and every signature over it, stay what they were.
 ///
 /// Each envelope must carry an in-toto statement about this very image's
 /// manifest (one about another image is refused: it would be mix-and-match
-/// evidence). An envelope already attached is skipped. Blobs are written
+/// evidence), or a policy author's approval of exactly the constraint
+/// layer it carries (`LayerApproval`), given after the build. An envelope already attached is skipped. Blobs are written
 /// first, then index.json by atomic rename, so a crash leaves the old image
 /// or the new one; the result is read back through the image verifier.
 public enum ImageAttacher {
@@ -43,7 +45,11 @@ public enum ImageAttacher {
             guard !envelope.signatures.isEmpty else { throw ImageError(source, "is not signed") }
             let statement: InTotoStatement
             do { statement = try InTotoStatement(parsing: envelope.payload, source: "\(source): payload") } catch { throw ImageError.from(error) }
-            guard statement.subjects.contains(where: { $0.digest["sha256"] == manifestDigest.hex }) else {
+            if statement.predicateType == LayerApproval.predicateType {
+                // An approval is about the layer, not the manifest: it must approve exactly the one the image carries.
+                try CarriedLayerApproval(bytes: bytes, source: source)
+                    .checkApproves(layer: image.listing.constraintLayer, entries: image.listing.constraintLayerEntries, source: source)
+            } else if !statement.subjects.contains(where: { $0.digest["sha256"] == manifestDigest.hex }) {
                 let about = statement.subjects.compactMap { $0.digest["sha256"].map { "sha256:" + $0 } }.joined(separator: ", ")
                 throw ImageError(source, "is about \(about.isEmpty ? "no sha256 subject" : about), not this image's manifest \(manifestDigest.prefixed)")
             }

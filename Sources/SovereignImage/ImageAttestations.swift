@@ -3,10 +3,13 @@ import SovereignSystem
 import SovereignCrypto
 import SovereignFormats
 import SovereignPolicy
+import SovereignTrust
 
 /// The statements a build makes about its image (SLSA provenance, CycloneDX
 /// BOM), each signed into a DSSE envelope, stored as an OCI 1.1 referrer of
-/// the image manifest and exported as a plain file for auditors.
+/// the image manifest and exported as a plain file for auditors; and the
+/// policy authors' approvals of its constraint layer it was given, stored
+/// and exported the same way, as signed (the release key does not sign them).
 struct ImageAttestations {
     let spec: ImageSpec
     let layer: ConstraintLayer
@@ -14,6 +17,7 @@ struct ImageAttestations {
     let files: [FileRecord]
     let modelRecord: FileRecord
     let modelDescription: ModelDescription
+    let layerApprovals: [CarriedLayerApproval]
 
     static let buildType = "https://sovereign.dev/build/v1"
 
@@ -47,6 +51,13 @@ struct ImageAttestations {
         if let modelSigningKey {
             referrers.append(try writeModelSignature(with: modelSigningKey, subject: subjectDescriptor, into: layout, exports: &exports))
         }
+        for (position, approval) in layerApprovals.enumerated() {
+            referrers.append(try writeReferrer(approval.bytes, mediaType: OCIMediaType.dsseEnvelope, predicateType: LayerApproval.predicateType,
+                                               subject: subjectDescriptor, refName: nil, into: layout))
+            let exportPath = ImageLayout.exportsDirectory + "/" + ImageLayout.layerApprovalFile(position + 1)
+            try layout.writeFile(exportPath, approval.bytes)
+            exports.append(exportPath)
+        }
         return referrers
     }
 
@@ -70,7 +81,7 @@ struct ImageAttestations {
     }
 
     func writeReferrer(_ blob: [UInt8], mediaType: String, predicateType: String?, subject: OCIDescriptor,
-                       refName: String, into layout: OCILayoutWriter) throws(ImageError) -> OCIDescriptor {
+                       refName: String?, into layout: OCILayoutWriter) throws(ImageError) -> OCIDescriptor {
         try layout.writeReferrer(blob, mediaType: mediaType, predicateType: predicateType, subject: subject, created: created, refName: refName)
     }
 

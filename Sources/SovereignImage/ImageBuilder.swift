@@ -24,6 +24,12 @@ public struct ImageBuilder {
         public var modelDescription: ModelDescription
         /// Progress while large files stream: (path, done, total).
         public var progress: ((String, Int64, Int64) -> Void)?
+        /// Policy authors' signed approvals of the constraint layer, beside
+        /// the spec's `layerApprovals`: (name for messages, envelope bytes).
+        public var layerApprovals: [(source: String, bytes: [UInt8])] = []
+        /// For tests only: carry the approvals without checking that they
+        /// approve the layer packaged (a forged image with a stale one).
+        var carriesUncheckedApprovals = false
         /// For tests only: an extra layer, written as given (raw tar bytes)
         /// before the index layer, its files listed in image.json without
         /// the name checks. It models a compromised release key or a builder
@@ -47,6 +53,8 @@ public struct ImageBuilder {
         public let files: [FileRecord]
         public let created: String
         public let exports: [String]
+        /// The approvals carried, in the order given (spec's first).
+        public let layerApprovals: [CarriedLayerApproval]
     }
 
     public let spec: ImageSpec
@@ -72,13 +80,19 @@ public struct ImageBuilder {
         let layer: ConstraintLayer
         do { layer = try ConstraintLayer(directory: spec.constraintLayer) } catch { throw ImageError.from(error) }
         let suites = try loadSuites(checkedAgainst: layer)
+        let approvals = try loadApprovals()
+        // Checked here against the folder, to fail before the model is
+        // hashed, and again against the bytes packaged, which are what count.
+        let folderEntries: [ConstraintLayerDigest.Entry]
+        do { folderEntries = try ConstraintLayerDigest.entries(of: layer) } catch { throw ImageError.from(error) }
+        try check(approvals, layer: layer.name, entries: folderEntries)
         guard FileSystem.exists(spec.model.path) else { throw ImageError(spec.model.path, "model file not found (run scripts/fetch-model?)") }
         let createdSeconds = try spec.resolvedCreated(environment: options.environment)
         let created = Timestamp.format(createdSeconds)
 
         let temporary = try makeTemporaryDirectory(beside: output)
         do throws(ImageError) {
-            let result = try writeImage(into: temporary, layer: layer, suites: suites, created: created, mtime: createdSeconds)
+            let result = try writeImage(into: temporary, layer: layer, suites: suites, approvals: approvals, created: created, mtime: createdSeconds)
             let temporaryArchive = temporary + ".tar"
             if archive != nil {
                 try ImageArchiveWriter.write(layout: temporary, to: temporaryArchive, mtime: createdSeconds)
@@ -100,7 +114,7 @@ public struct ImageBuilder {
                 throw ImageError.from(error)
             }
             return Result(output: output, manifest: result.manifest, layers: result.layers, files: result.files,
-                          created: created, exports: result.exports)
+                          created: created, exports: result.exports, layerApprovals: approvals.map(\.approval))
         } catch {
             FileSystem.removeTree(temporary)
             throw error
@@ -125,6 +139,31 @@ public struct ImageBuilder {
         return suites
     }
 
+    /// The spec's approvals, then the options', each read once (the same
+    /// bytes given twice are carried once).
+    private func loadApprovals() throws(ImageError) -> [(source: String, approval: CarriedLayerApproval)] {
+        var given: [(source: String, bytes: [UInt8])] = []
+        for path in spec.layerApprovals {
+            do { given.append((path, try FileSystem.readFile(path, limit: CarriedLayerApproval.sizeLimit))) } catch { throw ImageError.from(error) }
+        }
+        given += options.layerApprovals
+        var approvals: [(source: String, approval: CarriedLayerApproval)] = []
+        for (source, bytes) in given where !approvals.contains(where: { $0.approval.bytes == bytes }) {
+            approvals.append((source, try CarriedLayerApproval(bytes: bytes, source: source)))
+        }
+        guard approvals.count <= ImageLayout.maximumLayerApprovals else {
+            throw ImageError(spec.specPath, "\(approvals.count) layer approvals given, more than the \(ImageLayout.maximumLayerApprovals) an image carries")
+        }
+        return approvals
+    }
+
+    /// Every approval must approve exactly the layer `entries` describe.
+    private func check(_ approvals: [(source: String, approval: CarriedLayerApproval)], layer: String,
+                       entries: [ConstraintLayerDigest.Entry]) throws(ImageError) {
+        guard !options.carriesUncheckedApprovals else { return }
+        for (source, approval) in approvals { try approval.checkApproves(layer: layer, entries: entries, source: source) }
+    }
+
     private func makeTemporaryDirectory(beside output: String) throws(ImageError) -> String {
         let template = FileSystem.directoryName(output) + "/." + FileSystem.baseName(output) + ".partial-XXXXXX"
         var bytes = Array(template.utf8CString)
@@ -145,6 +184,7 @@ public struct ImageBuilder {
     }
 
     private func writeImage(into directory: String, layer: ConstraintLayer, suites: [(name: String, path: String)],
+                            approvals: [(source: String, approval: CarriedLayerApproval)],
                             created: String, mtime: Int64) throws(ImageError) -> Written {
         let layout = try OCILayoutWriter(root: directory)
         let writer = LayerWriter(mtime: mtime, progress: options.progress)
@@ -201,6 +241,7 @@ public struct ImageBuilder {
             model: .init(name: spec.model.name, path: modelRecord.path, sha256: modelRecord.sha256, size: modelRecord.size,
                          license: spec.model.license, source: spec.model.source),
             runtime: ImageLayout.runtimeFile, files: files, source: spec.source, revision: spec.revision)
+        try check(approvals, layer: layer.name, entries: listing.constraintLayerEntries)
         var imageIndex = listing.canonicalBytes
         if let injected = options.injectedLayer, case .object(var object) = listing.json {
             let all = (files + injected.files).sorted { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
@@ -225,7 +266,8 @@ public struct ImageBuilder {
 
         var exports: [String] = []
         let referrers = try ImageAttestations(spec: spec, layer: layer, created: created, files: files,
-                                              modelRecord: modelRecord, modelDescription: options.modelDescription)
+                                              modelRecord: modelRecord, modelDescription: options.modelDescription,
+                                              layerApprovals: approvals.map(\.approval))
             .write(subject: manifestDescriptor, into: layout, signingKeys: options.signingKeys,
                    modelSigningKey: options.modelSigningKey, exports: &exports)
 

@@ -29,6 +29,17 @@ public enum ImageLayout {
     /// The OpenSSF model-signing bundle over the `sovereign/` tree.
     public static let modelSignatureFile = "model.sig"
 
+    /// The most layer approvals one image carries.
+    public static let maximumLayerApprovals = 16
+
+    /// The exported copy of the `number`th (from 1) layer approval a build carries.
+    public static func layerApprovalFile(_ number: Int) -> String { "layer-approval.\(number).dsse.json" }
+
+    /// Whether `name` is an exported layer approval's (1 to `maximumLayerApprovals`).
+    public static func isLayerApprovalFile(_ name: String) -> Bool {
+        (1...maximumLayerApprovals).contains { layerApprovalFile($0) == name }
+    }
+
     /// The kind in a referrer's ref name (`<version>.<kind>`), by predicate type.
     public static func referrerKind(forPredicateType type: String?) -> String? {
         if type == modelSigningPredicateType { return "model-signing" }

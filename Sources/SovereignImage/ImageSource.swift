@@ -78,7 +78,7 @@ public final class ImageSource {
             guard path.components[2].count == 64, path.components[2].allSatisfy(isLowercaseHex),
                   let digest = SHA256Digest(hex: parts[2]) else { return nil }
             return .blob(digest)
-        case (2, false) where parts[0] == ImageLayout.exportsDirectory && exportNames.contains(parts[1]):
+        case (2, false) where parts[0] == ImageLayout.exportsDirectory && (exportNames.contains(parts[1]) || ImageLayout.isLayerApprovalFile(parts[1])):
             return .export(parts[1])
         default: return nil
         }

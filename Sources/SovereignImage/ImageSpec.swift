@@ -34,6 +34,9 @@ public struct ImageSpec: Sendable {
     public let constraintLayer: String
     /// Absolute path of the audit suites folder.
     public let auditSuites: String
+    /// Absolute paths of policy authors' signed approvals of the constraint
+    /// layer (`sovereign layer sign`), carried in the image.
+    public let layerApprovals: [String]
 
     public init(path: String) throws(ImageError) {
         let bytes: [UInt8]
@@ -86,6 +89,7 @@ public struct ImageSpec: Sendable {
             guard modelPath.hasSuffix(".gguf") else { throw root.error("model.path", "must name a .gguf file") }
             constraintLayer = resolve(try root.nonEmptyString("constraintLayer"))
             auditSuites = resolve(try root.nonEmptyString("auditSuites"))
+            layerApprovals = try (root.optionalStrings("layerApprovals") ?? []).map(resolve)
             try root.finish()
         } catch {
             throw ImageError.from(error)

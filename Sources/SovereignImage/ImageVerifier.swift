@@ -3,6 +3,7 @@ import SovereignSystem
 import SovereignCrypto
 import SovereignFormats
 import SovereignArchive
+import SovereignTrust
 
 /// What an image holds once every small byte has been checked: each blob's
 /// size and SHA-256 against the descriptor that names it, each index.json
@@ -204,6 +205,8 @@ struct BlobReading {
             let matching: Bool
             if name == ImageLayout.modelSignatureFile {
                 matching = referrers.contains { $0.payload == bytes && $0.manifest.artifactType != OCIMediaType.dsseEnvelope }
+            } else if ImageLayout.isLayerApprovalFile(name) {
+                matching = referrers.contains { $0.payload == bytes && $0.descriptor.annotations?[SovereignAnnotation.predicateType] == LayerApproval.predicateType }
             } else if let export = ImageLayout.exports.first(where: { $0.file == name }) {
                 matching = referrers.contains { $0.payload == bytes && $0.descriptor.annotations?[SovereignAnnotation.predicateType] == export.predicateType }
             } else {

@@ -1,6 +1,7 @@
 import SovereignCrypto
 import SovereignFormats
 import SovereignArchive
+import SovereignPolicy
 
 /// `sovereign/image.json`: the signed list of every file of an image tree
 /// and what the image is, written by the builder and read by the verifier,

@@ -45,6 +45,14 @@ public struct InstalledAppliance: Sendable {
     /// their digests, so it names the layer whichever image carries it.
     public var constraintLayerDigest: SHA256Digest { listing.constraintLayerDigest }
 
+    /// The policy authors' approvals of the layer, as the installer
+    /// recorded them with the rest of the image's evidence (the trust check
+    /// refuses an image carrying an approval of any other layer).
+    public func layerApprovals() throws(InstallError) -> [CarriedLayerApproval] {
+        let envelopes = (recordedTrust?.attestations ?? []).enumerated().map { ($1.envelope, "\(statePath): attestations[\($0)]") }
+        do { return try CarriedLayerApproval.approvals(among: envelopes) } catch { throw InstallError(error.thing, error.reason) }
+    }
+
     /// Opens the image `current` points to in `root` (or `link`, e.g. "previous").
     public static func open(_ root: InstallRoot, link: String = "current") throws(InstallError) -> InstalledAppliance {
         try root.checkOwnership()

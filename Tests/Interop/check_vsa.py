@@ -72,6 +72,20 @@ def main():
         fail(f"a custom level starts with SLSA_: {levels}")
     inputs = []
     for attestation in predicate.get("inputAttestations", []):
+        if attestation["name"] == "layer-approval":
+            # A policy author's approval the image carries: a blob of the layout, approving the certified layer.
+            hexdigest = attestation["digest"]["sha256"]
+            with open(os.path.join(layout, "blobs", "sha256", hexdigest), "rb") as f:
+                blob = f.read()
+            if hashlib.sha256(blob).hexdigest() != hexdigest:
+                fail(f"the layer approval blob {hexdigest} does not hash to its name")
+            approval = json.loads(base64.b64decode(json.loads(blob)["payload"]))
+            if approval["predicateType"] != "https://sovereign.dev/layer-approval/v1":
+                fail(f"input attestation {hexdigest} is not a layer approval")
+            if approval["subject"][0] != subjects[1]:
+                fail(f"the layer approval {hexdigest} approves {approval['subject'][0]}, the VSA certifies {subjects[1]}")
+            inputs.append(attestation["name"])
+            continue
         path = os.path.join(os.path.dirname(envelope_path), attestation["name"])
         if not os.path.exists(path):
             continue

@@ -66,7 +66,7 @@ import SovereignTestSupport
         #expect(check.status == 0, "\(check.stdout) \(check.stderr)")
         let checked = try jsonObject(check.stdout)
         #expect(checked["levels"] as? [String] == ["SOVEREIGN_CONSTRAINT_LAYER_INTACT", "SOVEREIGN_CONSTRAINT_LAYER_LOAD_BEARING"])
-        #expect(checked["inputAttestations"] as? [String] == ["audit-report.dsse.json"])
+        #expect(checked["inputAttestations"] as? [String] == ["audit-report.dsse.json", "layer-approval"])
         let wrongKey = try runProcess(try CLI.python, [CLI.packageRoot + "/Tests/Interop/check_vsa.py", "cert/vsa.dsse.json",
                                                        "release.pub", "image"], directory: workspace.path, timeout: 120)
         #expect(wrongKey.status == 1 && wrongKey.stdout.contains("signature"), "\(wrongKey.stdout)")
@@ -281,7 +281,20 @@ import SovereignTestSupport
             #expect(serve.status == 1 && serve.stderr.contains(reason), "\(serve.stderr)")
         }
         let recorded = try #require(((try JSONSerialization.jsonObject(with: original) as? [String: Any])?["images"] as? [String: [String: Any]])?.values.first?["trust"] as? [String: Any])
-        #expect((recorded["attestations"] as? [Any])?.count == 2, "provenance and BOM are recorded")
+        #expect((recorded["attestations"] as? [Any])?.count == 3, "provenance, BOM and the layer approval are recorded")
+
+        // Time passes: the policy author's key has expired, so the layer is no longer approved.
+        try editRecord { image in
+            var trust = image["trust"] as? [String: Any] ?? [:]
+            var policy = trust["policy"] as? [String: Any] ?? [:]
+            var keys = policy["keys"] as? [[String: Any]] ?? []
+            for i in keys.indices where keys[i]["roles"] as? [String] == ["policyAuthor"] { keys[i]["expires"] = "2020-01-01T00:00:00Z" }
+            policy["keys"] = keys
+            trust["policy"] = policy
+            image["trust"] = trust
+        }
+        try expectRefused("no longer meets the trust policy it was installed with: policy author signatures: "
+                          + "https://sovereign.dev/layer-approval/v1 is signed by 0 of the required 1 distinct policy author keys")
 
         // Time passes: the policy the image was installed with has expired.
         try editRecord { image in

@@ -11,10 +11,15 @@ struct ReferenceAppliance {
     init() throws {
         let fetch = try runProcess(CLI.packageRoot + "/scripts/fetch-model", [])
         guard fetch.status == 0 else { throw TestSetupError(description: "scripts/fetch-model failed: \(fetch.stderr)") }
-        workspace = try Workspace()
+        workspace = try Workspace(keys: ["release", "author"])
         let spec = CLI.packageRoot + "/Image/reference.image.json"
-        for arguments in [["build", spec, "--key", "release.key", "--passphrase-env", "SOVEREIGN_TEST_PASSPHRASE", "--out", "image"],
-                          ["policy", "init", "--release-key", "release.pub", "--threshold", "1", "--out", "policy.json"],
+        // As shipped: the layer approved by a policy author, the approval required by the policy.
+        for arguments in [["layer", "sign", CLI.packageRoot + "/Policies/reference", "--key", "author.key", "--passphrase-env", "SOVEREIGN_TEST_PASSPHRASE",
+                           "--out", "approval.dsse.json", "--role", "Service desk governance", "--layer-version", "0.1.0"],
+                          ["build", spec, "--key", "release.key", "--passphrase-env", "SOVEREIGN_TEST_PASSPHRASE", "--out", "image",
+                           "--layer-approval", "approval.dsse.json"],
+                          ["policy", "init", "--release-key", "release.pub", "--threshold", "1", "--author-key", "author.pub", "--author-threshold", "1",
+                           "--out", "policy.json"],
                           ["install", "image", "--policy", "policy.json", "--root", "root"]] {
             let result = try workspace.run(arguments)
             guard result.status == 0 else { throw TestSetupError(description: "\(arguments[0]) failed: \(result.stderr)") }
@@ -50,6 +55,11 @@ struct ReferenceAppliance {
         #expect(!((transcript["passages"] as? [Any]) ?? []).isEmpty)
         let index = try #require(transcript["logIndex"] as? Int)
         #expect(try appliance.loggedContent(index)["answer"] as? String == answer)
+        // The entry traces the answer to the policy author's approval of the layer, by the envelope's digest.
+        let shown = try jsonObject(try appliance.workspace.run(["log", "show", String(index), "--root", "root", "--json"]).stdout)
+        let digest = try appliance.workspace.run(["digest", "approval.dsse.json", "--json"])
+        let approval = try #require((try JSONSerialization.jsonObject(with: Data(digest.stdout.utf8)) as? [[String: Any]])?.first?["sha256"] as? String)
+        #expect(((shown["entry"] as? [String: Any])?["metadata"] as? [String: Any])?["layerApprovals"] as? [String] == ["sha256:" + approval], "\(shown)")
         let verify = try appliance.workspace.run(["log", "verify", "--root", "root"])
         #expect(verify.status == 0, "\(verify.stderr)")
 

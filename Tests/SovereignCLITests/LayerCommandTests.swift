@@ -78,7 +78,7 @@ import SovereignTestSupport
     @Test(arguments: [
         (["layer", "sign", "nowhere", "--key", "release.key", "--out", "a.json", "--role", "r", "--layer-version", "1"], 1, "sovereign: nowhere/reference: no such directory"),
         (["layer", "sign", "LAYER", "--key", "release.key", "--out", "a.json", "--role", "", "--layer-version", "1"], 1,
-         "sovereign: layer approval: approver must be 1 to 256 bytes of text without control characters"),
+         "sovereign: layer approval: approver.role must be 1 to 256 bytes of text without control characters"),
         (["layer", "sign", "LAYER", "--key", "release.key", "--out", "a.json", "--role", "r", "--layer-version", "1", "--approved-on", "yesterday"], 64,
          "Error: The value 'yesterday' is invalid for '--approved-on'"),
         (["layer", "sign", "LAYER", "--key", "release.key", "--out", "a.json", "--role", "r"], 64, "Error: Missing expected argument '--layer-version <version>'"),

@@ -14,13 +14,19 @@ enum BuildCommand {
         uncompressed tar layers (model, runtime, policies, attestation, index), sovereign/image.json \
         listing every file, and a SLSA provenance and a CycloneDX BOM signed as DSSE envelopes, \
         stored as OCI referrers and exported under <dir>/attestations/. The same spec and inputs \
-        give the same bytes. The time is the spec's 'created', else SOURCE_DATE_EPOCH, else 1970.
+        give the same bytes. The time is the spec's 'created', else SOURCE_DATE_EPOCH, else 1970. \
+        Policy authors' approvals of the constraint layer ('sovereign layer sign'), from the spec's \
+        'layerApprovals' and --layer-approval, are carried the same way, as they were signed; \
+        each must approve exactly the layer packaged (every file, byte for byte), or nothing is built.
         """,
         arguments: [ArgumentSpec(name: "<spec>", help: "The image spec (e.g. Image/reference.image.json).")],
         options: [
             .value("--key", "<key>", "Release private key (.key) that signs the attestations.", required: true),
             .value("--out", "<dir>", "Output OCI layout directory (must not exist).", required: true),
             .value("--archive", "<file.tar>", "Also write the layout as one tar (must not exist)."),
+            .value("--layer-approval", "<file>",
+                   "A policy author's signed approval of the constraint layer (from 'sovereign layer sign'); repeat for several.",
+                   repeatable: true),
             .value("--model-signing-key", "<p256.pem>", "Also sign the sovereign/ tree as an OpenSSF model-signing bundle (ECDSA P-256 PEM private key, unencrypted)."),
         ] + CommonOptions.passphrase + [CommonOptions.json],
         run: run
@@ -55,6 +61,9 @@ enum BuildCommand {
             if done == total { meter?.finish(); meter = nil }
         }
         options.modelSigningKey = modelSigningKey
+        for path in arguments.allValues("--layer-approval") {
+            options.layerApprovals.append((path, try readInput(path, limit: CarriedLayerApproval.sizeLimit)))
+        }
         let result = try ImageBuilder(spec: spec, options: options).build(output: output, archive: archive)
         if arguments.flag("--json") {
             var object: [String: JSONValue] = [
@@ -64,6 +73,7 @@ enum BuildCommand {
                     .object(["title": .string($0.annotations?[OCIAnnotation.title] ?? ""), "digest": .string($0.digest), "size": .integer($0.size)])
                 }),
                 "exports": .array(result.exports.map { .string(output + "/" + $0) }),
+                "layerApprovals": .array(result.layerApprovals.map(LayerApprovalOutput.json)),
             ]
             if let archive { object["archive"] = .string(archive) }
             Output.json(.object(object))
@@ -73,7 +83,10 @@ enum BuildCommand {
             for layer in result.layers {
                 Output.line("  layer \(layer.annotations?[OCIAnnotation.title] ?? "?") \(layer.digest) \(Progress.bytes(layer.size))")
             }
-            for export in result.exports { Output.line("  signed \(output)/\(export) (key id \(key.publicKey.keyID))") }
+            for export in result.exports where !ImageLayout.isLayerApprovalFile(FileSystem.baseName(export)) {
+                Output.line("  signed \(output)/\(export) (key id \(key.publicKey.keyID))")
+            }
+            for approval in result.layerApprovals { Output.line("  carries " + LayerApprovalOutput.line(approval)) }
             if let archive { Output.line("  archive \(archive)") }
         }
         return ExitStatus.success

@@ -81,8 +81,10 @@ enum CertifyCommand {
         let json = arguments.flag("--json")
         let certification = try bench.run()
 
+        let approvals = try appliance.layerApprovals().map(\.envelopeDigest)
         let subject = CertificationAttestations.Subject(imageName: appliance.name, manifestDigest: appliance.manifestSHA256,
-                                                        constraintLayerDigest: appliance.constraintLayerDigest, suites: bench.suites.files)
+                                                        constraintLayerDigest: appliance.constraintLayerDigest, suites: bench.suites.files,
+                                                        layerApprovals: approvals)
         let engineVersion = try Self.engineVersion(certification, remote: remote?.first, embedded: engine, appliance: appliance)
         let attestations = try CertificationAttestations(certification, subject: subject, engine: engineVersion, key: key)
         let summaryBytes = attestations.summaryBytes, reportBytes = attestations.reportBytes
@@ -103,6 +105,7 @@ enum CertifyCommand {
             "verificationResult": .string(certification.isLoadBearing ? "PASSED" : "FAILED"),
             "vsa": .string(SHA256.hash(summaryBytes).prefixed), "auditReport": .string(SHA256.hash(reportBytes).prefixed),
             "cases": .integer(Int64(certification.results.count)),
+            "layerApprovals": .array(approvals.map { .string($0.prefixed) }),
         ], content: [:])
         try log.close()
 

@@ -61,7 +61,7 @@ enum ChatCommand {
         let log = try AuditLog.open(applianceRoot: root.path)
         let transcript = try runtime.respond(to: question, steering: steering)
         let record = ExchangeRecord(transcript, type: "chat", requestID: Hex.encode(SecureRandom.bytes(16)),
-                                    identity: appliance.identity, threads: session.context.threadCount)
+                                    identity: try appliance.identity, threads: session.context.threadCount)
         let index = try log.append(metadata: record.metadata, content: record.content)
         try log.close()
 
@@ -82,7 +82,10 @@ enum ChatCommand {
 extension InstalledAppliance {
     /// The digests every log entry and API answer names.
     var identity: ExchangeRecord.Identity {
-        ExchangeRecord.Identity(name: name, manifestDigest: manifestDigest, modelDigest: modelSHA256.prefixed,
-                                constraintLayerDigest: constraintLayerDigest.prefixed)
+        get throws(InstallError) {
+            ExchangeRecord.Identity(name: name, manifestDigest: manifestDigest, modelDigest: modelSHA256.prefixed,
+                                    constraintLayerDigest: constraintLayerDigest.prefixed,
+                                    layerApprovals: try layerApprovals().map(\.envelopeDigest.prefixed))
+        }
     }
 }

@@ -8,7 +8,7 @@ import SovereignImage
 enum ImageCommands {
     static let inspect = CommandSpec(
         name: "inspect",
-        abstract: "Show what an image holds: manifest, layers, model, files, signatures.",
+        abstract: "Show what an image holds: manifest, layers, model, constraint layer and who approved it, files, signatures.",
         discussion: "Reads an OCI layout directory or its tar archive. Checks each small blob it reads against its digest; it does not decide trust (that is 'sovereign verify').",
         arguments: [ArgumentSpec(name: "<image>", help: "OCI layout directory or archive (.tar).")],
         options: [CommonOptions.json],
@@ -26,10 +26,11 @@ enum ImageCommands {
 
     static let attach = CommandSpec(
         name: "attach",
-        abstract: "Attach signed statements (a certification VSA, its audit report) to an image as OCI referrers.",
+        abstract: "Attach signed statements (a certification VSA, its audit report, a layer approval) to an image as OCI referrers.",
         discussion: """
         Each <envelope> must be a signed DSSE envelope whose in-toto statement \
-        is about the image's manifest; it is stored as an OCI 1.1 referrer \
+        is about the image's manifest, or a policy author's approval ('sovereign \
+        layer sign') of exactly the constraint layer the image carries; it is stored as an OCI 1.1 referrer \
         (subject: the image manifest) and listed in index.json, where \
         'sovereign verify' and 'install' count it (a trust policy with a \
         certifier threshold needs a passing certification attached) and \
@@ -84,6 +85,8 @@ enum ImageCommands {
         }
         let model = listing.model
         let files = listing.files
+        let layerDigest = listing.constraintLayerDigest
+        let approvals = try reader.layerApprovals()
         if arguments.flag("--json") {
             Output.json(.object([
                 "source": .string(path),
@@ -98,7 +101,14 @@ enum ImageCommands {
                              "size": .integer($0.size), "mediaType": .string($0.mediaType)])
                 }),
                 "model": model.json,
-                "constraintLayer": .object(["name": .string(listing.constraintLayer), "digest": .string(listing.constraintLayerDigest.prefixed)]),
+                "constraintLayer": .object([
+                    "name": .string(listing.constraintLayer), "digest": .string(layerDigest.prefixed),
+                    "approvals": .array(approvals.map { carried in
+                        var object = LayerApprovalOutput.json(carried).objectValue ?? [:]
+                        object["approvesThisLayer"] = .bool(carried.approval.layerDigest == layerDigest)
+                        return .object(object)
+                    }),
+                ]),
                 "files": .array(files.map(\.json)),
                 "referrers": .array(referrerValues),
             ]))
@@ -107,6 +117,12 @@ enum ImageCommands {
             Output.line("  manifest \(reader.imageDescriptor.digest) (\(reader.imageDescriptor.size) bytes)")
             Output.line("  config   \(reader.manifest.config.digest) (\(reader.config.os)/\(reader.config.architecture))")
             Output.line("  model    \(model.name) sha256:\(model.sha256.hex) (\(model.license))")
+            Output.line("  constraint layer \(listing.constraintLayer) \(layerDigest.prefixed)"
+                        + (approvals.isEmpty ? ", approved by no policy author" : ""))
+            for carried in approvals {
+                let stale = carried.approval.layerDigest == layerDigest ? "" : " [approves \(carried.approval.layerDigest.prefixed), NOT this layer]"
+                Output.line("    " + LayerApprovalOutput.line(carried) + stale)
+            }
             Output.line("  layers")
             for layer in reader.manifest.layers {
                 let title = layer.annotations?[OCIAnnotation.title] ?? "?"

@@ -111,9 +111,10 @@ enum InstallCommands {
             Output.line("\(image): verified \(annotations[OCIAnnotation.title] ?? "?"):\(annotations[OCIAnnotation.version] ?? "?") (sequence \(annotations[SovereignAnnotation.sequence] ?? "?"))")
             Output.line("  manifest \(decision.manifestDigest.prefixed); \(verified.blobCount) blobs, \(Progress.bytes(verified.bytesHashed)) hashed")
             for check in decision.checks { Output.line("  ok    \(check.name)") }
-            for (role, keys) in decision.acceptedSigners.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
-                for key in keys { Output.line("  \(role.rawValue) key \(key)") }
+            for (role, keys) in decision.acceptedSigners.sorted(by: { $0.key < $1.key }) {
+                for key in keys { Output.line("  \(role.displayName) key \(key)") }
             }
+            for carried in try verified.layerApprovals() { Output.line("  layer " + LayerApprovalOutput.line(carried)) }
             if let vsaOut { Output.line("  wrote \(vsaOut)") }
         }
         if let failure = decision.firstFailure {

@@ -4,6 +4,7 @@ import SovereignCrypto
 import SovereignFormats
 import SovereignPolicy
 import SovereignImage
+import SovereignTrust
 
 /// `sovereign layer`: what policy authors do with a constraint layer folder
 /// before any image is built: see its digest, and sign their approval of it.
@@ -85,13 +86,13 @@ enum LayerCommands {
         if FileSystem.exists(output) { throw CLIError.failure(thing: output, reason: "already exists; refusing to overwrite") }
         let (layer, entries) = try load(arguments.positionals[0])
         let approval = try LayerApproval(layer: layer.name, version: try arguments.required("--layer-version"),
-                                         approver: try arguments.required("--role"), approvedOn: approvedOn, previous: previous)
-        let statement = try approval.statement(for: entries)
+                                         approver: try arguments.required("--role"), approvedOn: approvedOn, previous: previous, files: entries)
+        let statement = try approval.statement()
         let key = try KeyLoading.privateKey(at: try arguments.required("--key"), arguments: arguments)
         var envelope = DSSEEnvelope(payload: statement.canonicalBytes, payloadType: DSSEEnvelope.inTotoPayloadType)
         try envelope.sign(with: key, source: output)
         try writeNewFiles([(output, try CanonicalJSON.encode(envelope) + [0x0A], 0o644)])
-        let digest = ConstraintLayerDigest.of(entries)
+        let digest = approval.layerDigest
         if arguments.flag("--json") {
             Output.json(.object([
                 "approval": .string(output), "layer": .string(layer.name), "digest": .string(digest.prefixed),

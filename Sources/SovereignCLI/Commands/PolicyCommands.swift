@@ -21,8 +21,11 @@ enum PolicyCommands {
         Lists the given public keys (each under its key id, the SHA-256 of \
         the raw key) with their roles, and sets the thresholds, minimum \
         sequence, allowed models, required predicate types and expiry. A key \
-        given both as a release and as a certifier key is listed once with \
-        both roles; a key given twice counts once. The file is JSON with \
+        given for several roles (release, certifier, policy author) is listed \
+        once with each of them; a key given twice counts once. With \
+        --author-key, an image is accepted only when that many policy authors \
+        approved the very constraint layer it carries, apart from its release \
+        engineer. The file is JSON with \
         sorted keys and two-space indentation, meant to be read and edited \
         by hand (see Policies/trust-policy.example.json); it is checked as \
         'sovereign verify' will read it. Refuses to overwrite <file>.
@@ -40,6 +43,11 @@ enum PolicyCommands {
                    "Count only certifications made on this engine: 'embedded' (the image's own model, bit-exact replay) or "
                    + "'openai:<model id>' (a remote engine reporting that model); repeat for several. Needs --certifier-key. Default: any.",
                    repeatable: true),
+            .value("--author-key", "<public-key>",
+                   "A policy author's key (PEM or minisign), who approves constraint layers ('sovereign layer sign'); repeat for several. Needs --author-threshold.",
+                   repeatable: true),
+            .value("--author-threshold", "<n>",
+                   "Distinct policy-author keys that must have approved the very constraint layer the image carries."),
             .value("--minimum-sequence", "<n>", "Refuse images whose sequence is lower (default 0)."),
             .value("--allow-model", "<sha256>",
                    "Accept only this model file digest (64 hex, 'sha256:' optional); repeat for several. Default: any model.",
@@ -55,6 +63,18 @@ enum PolicyCommands {
         run: runInit
     )
 
+    /// A role beside release: its keys and its threshold, both or neither.
+    private static func optionalRole(_ arguments: ParsedArguments, keys: String, threshold: String) throws -> ([String], Int?) {
+        let paths = arguments.allValues(keys)
+        var k: Int?
+        if arguments.value(threshold) != nil { k = try arguments.positiveInteger(threshold, default: 1) }
+        switch (paths.isEmpty, k) {
+        case (false, nil): throw CLIError.usage("Missing expected argument '\(threshold) <n>' (needed with '\(keys)')", command: arguments.command)
+        case (true, .some): throw CLIError.usage("'\(threshold)' needs at least one '\(keys)'", command: arguments.command)
+        default: return (paths, k)
+        }
+    }
+
     /// One key of the policy being written, with the files it came from.
     private struct KeyEntry {
         let key: Ed25519.PublicKey
@@ -66,16 +86,8 @@ enum PolicyCommands {
         let output = try arguments.required("--out")
         let command = arguments.command
         let threshold = try arguments.positiveInteger("--threshold", default: 1)
-        let certifierPaths = arguments.allValues("--certifier-key")
-        var certifierThreshold: Int?
-        if arguments.value("--certifier-threshold") != nil {
-            certifierThreshold = try arguments.positiveInteger("--certifier-threshold", default: 1)
-        }
-        switch (certifierPaths.isEmpty, certifierThreshold) {
-        case (false, nil): throw CLIError.usage("Missing expected argument '--certifier-threshold <n>' (needed with '--certifier-key')", command: command)
-        case (true, .some): throw CLIError.usage("'--certifier-threshold' needs at least one '--certifier-key'", command: command)
-        default: break
-        }
+        let (certifierPaths, certifierThreshold) = try optionalRole(arguments, keys: "--certifier-key", threshold: "--certifier-threshold")
+        let (authorPaths, authorThreshold) = try optionalRole(arguments, keys: "--author-key", threshold: "--author-threshold")
         var engines: [String] = []
         for engine in arguments.allValues("--certified-engine") where !engines.contains(engine) { engines.append(engine) }
         if !engines.isEmpty, certifierPaths.isEmpty {
@@ -133,17 +145,22 @@ enum PolicyCommands {
         }
         for path in arguments.allValues("--release-key") { try add(path, role: .release) }
         for path in certifierPaths { try add(path, role: .certifier) }
+        for path in authorPaths { try add(path, role: .policyAuthor) }
 
-        for (role, k, option) in [(TrustPolicy.Role.release, threshold, "--threshold"), (.certifier, certifierThreshold, "--certifier-threshold")] {
+        let roleThresholds: [(TrustPolicy.Role, Int?, String)] = [
+            (.release, threshold, "--threshold"), (.certifier, certifierThreshold, "--certifier-threshold"),
+            (.policyAuthor, authorThreshold, "--author-threshold"),
+        ]
+        for (role, k, option) in roleThresholds {
             guard let k else { continue }
             let count = entries.filter { $0.roles.contains(role) }.count
             if k > count {
-                throw CLIError.usage("'\(option) \(k)' is more than the \(count) distinct \(role.rawValue) key\(count == 1 ? "" : "s") given", command: command)
+                throw CLIError.usage("'\(option) \(k)' is more than the \(count) distinct \(role.displayName) key\(count == 1 ? "" : "s") given", command: command)
             }
         }
 
-        var thresholds: [TrustPolicy.Role: Int] = [.release: threshold]
-        if let certifierThreshold { thresholds[.certifier] = certifierThreshold }
+        var thresholds: [TrustPolicy.Role: Int] = [:]
+        for case let (role, k?, _) in roleThresholds { thresholds[role] = k }
         let policy: TrustPolicy
         do {
             policy = try TrustPolicy(
@@ -180,7 +197,7 @@ enum PolicyCommands {
             for role in TrustPolicy.Role.allCases {
                 guard let k = thresholds[role] else { continue }
                 let keys = entries.filter { $0.roles.contains(role) }
-                Output.line("  \(role.rawValue): \(k) of \(keys.count) key\(keys.count == 1 ? "" : "s")")
+                Output.line("  \(role.displayName): \(k) of \(keys.count) key\(keys.count == 1 ? "" : "s")")
                 for entry in keys { Output.line("    \(entry.key.keyID) (\(entry.files.joined(separator: ", ")))") }
             }
             Output.line("  minimum sequence \(minimumSequence), downgrades \(policy.allowDowngrade ? "allowed" : "refused")")

@@ -74,7 +74,7 @@ enum ServeCommand {
         let log = try AuditLog.open(applianceRoot: root.path)
         var configuration = APIServer.Configuration(token: token, maxQueue: maxQueue, queueTimeout: .seconds(queueTimeout))
         configuration.steering = !arguments.flag("--no-steering")
-        let api = APIServer(identity: appliance.identity, log: log, configuration: configuration)
+        let api = APIServer(identity: try appliance.identity, log: log, configuration: configuration)
         let server = try HTTPServer(address: address) { request, exchange in api.handle(request, exchange) }
         HTTPServer.blockSignalsAndStop(server, on: [SIGTERM, SIGINT])
         let engineText = remote.map { "engines " + $0.engines.map(\.url).joined(separator: ", ") } ?? "\(threads) threads"

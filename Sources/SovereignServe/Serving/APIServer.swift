@@ -128,11 +128,9 @@ public final class APIServer: Sendable {
         let engine = loaded.withLock { $0?.identity }
         return .object(["object": .string("list"), "data": .array([.object([
             "id": .string(identity.name), "object": .string("model"), "created": .integer(0), "owned_by": .string("sovereign"),
-            "sovereign": .object([
-                "image": .string(identity.manifestDigest), "model": .string(identity.modelDigest),
-                "constraintLayer": .string(identity.constraintLayerDigest), "steering": .bool(configuration.steering),
-                "engine": engine?.json ?? .null,
-            ]),
+            "sovereign": .object(identity.fields.merging([
+                "steering": .bool(configuration.steering), "engine": engine?.json ?? .null,
+            ]) { ours, _ in ours }),
         ])])])
     }
 

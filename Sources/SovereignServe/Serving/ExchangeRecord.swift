@@ -12,12 +12,27 @@ public struct ExchangeRecord: Sendable {
         public let manifestDigest: String
         public let modelDigest: String
         public let constraintLayerDigest: String
+        /// The digests ("sha256:…") of the policy authors' signed approvals
+        /// of the layer the image carries, so an answer traces to the people
+        /// who approved its documents and rules.
+        public let layerApprovals: [String]
 
-        public init(name: String, manifestDigest: String, modelDigest: String, constraintLayerDigest: String) {
+        public init(name: String, manifestDigest: String, modelDigest: String, constraintLayerDigest: String, layerApprovals: [String] = []) {
             self.name = name
             self.manifestDigest = manifestDigest
             self.modelDigest = modelDigest
             self.constraintLayerDigest = constraintLayerDigest
+            self.layerApprovals = layerApprovals
+        }
+
+        /// The fields naming the image in a log entry or an API answer
+        /// (`layerApprovals` only when it carries any).
+        public var fields: [String: JSONValue] {
+            var fields: [String: JSONValue] = [
+                "image": .string(manifestDigest), "model": .string(modelDigest), "constraintLayer": .string(constraintLayerDigest),
+            ]
+            if !layerApprovals.isEmpty { fields["layerApprovals"] = .array(layerApprovals.map(JSONValue.string)) }
+            return fields
         }
     }
 
@@ -35,9 +50,6 @@ public struct ExchangeRecord: Sendable {
         var metadata: [String: JSONValue] = [
             "type": .string(type),
             "requestID": .string(requestID),
-            "image": .string(identity.manifestDigest),
-            "model": .string(identity.modelDigest),
-            "constraintLayer": .string(identity.constraintLayerDigest),
             "steering": .bool(transcript.steering),
             "strategy": .string(transcript.strategy),
             "decoding": .object(decoding),
@@ -49,6 +61,7 @@ public struct ExchangeRecord: Sendable {
             "outcome": .string(transcript.outcome.rawValue),
             "engine": engine.json,
         ]
+        metadata.merge(identity.fields) { ours, _ in ours }
         if !transcript.engineFailures.isEmpty { metadata["engineFailures"] = .array(transcript.engineFailures.map(JSONValue.string)) }
         if let reason = transcript.refusalReason { metadata["refusedBy"] = .string(reason.ruleID) }
         metadata.merge(extra) { ours, _ in ours }
@@ -75,10 +88,10 @@ public struct ExchangeRecord: Sendable {
     public init(unanswered prompt: String, outcome: String, reason: String, type: String, requestID: String,
                 identity: Identity, extra: [String: JSONValue] = [:]) {
         var metadata: [String: JSONValue] = [
-            "type": .string(type), "requestID": .string(requestID), "image": .string(identity.manifestDigest),
-            "model": .string(identity.modelDigest), "constraintLayer": .string(identity.constraintLayerDigest),
+            "type": .string(type), "requestID": .string(requestID),
             "outcome": .string(outcome), "reason": .string(reason), "promptBytes": .integer(Int64(prompt.utf8.count)),
         ]
+        metadata.merge(identity.fields) { ours, _ in ours }
         metadata.merge(extra) { ours, _ in ours }
         self.metadata = metadata
         content = [:]

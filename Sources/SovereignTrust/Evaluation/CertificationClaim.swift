@@ -1,5 +1,6 @@
 import SovereignCrypto
 import SovereignFormats
+import SovereignPolicy
 
 /// What a certification says, read strictly from its in-toto statement: a
 /// SLSA VSA v1 written by `sovereign certify`, whose subjects are exactly
@@ -14,8 +15,6 @@ public struct CertificationClaim: Sendable {
     public static let verifierID = "https://sovereign.dev/sovereign-certify"
     public static let intactLevel = "SOVEREIGN_CONSTRAINT_LAYER_INTACT"
     public static let loadBearingLevel = "SOVEREIGN_CONSTRAINT_LAYER_LOAD_BEARING"
-    /// The second subject's name.
-    public static let constraintLayerSubject = "constraint-layer"
 
     public let summary: SLSAVerificationSummary
     public let manifest: SHA256Digest
@@ -25,7 +24,7 @@ public struct CertificationClaim: Sendable {
     public static func subjects(imageName: String, manifest: SHA256Digest, constraintLayer: SHA256Digest) -> [InTotoStatement.Subject] {
         [
             .init(name: imageName, digest: ["sha256": manifest.hex]),
-            .init(name: constraintLayerSubject, digest: ["sha256": constraintLayer.hex]),
+            .init(name: ConstraintLayerDigest.subjectName, digest: ["sha256": constraintLayer.hex]),
         ]
     }
 
@@ -35,10 +34,10 @@ public struct CertificationClaim: Sendable {
             throw TrustError(source: source, reason: "was written by verifier '\(summary.verifier.id)', not sovereign certify (\(Self.verifierID))")
         }
         let subjects = statement.subjects
-        guard subjects.count == 2, subjects[1].name == Self.constraintLayerSubject,
+        guard subjects.count == 2, subjects[1].name == ConstraintLayerDigest.subjectName,
               let manifest = subjects[0].digest["sha256"].flatMap(SHA256Digest.init(hex:)),
               let layer = subjects[1].digest["sha256"].flatMap(SHA256Digest.init(hex:)) else {
-            throw TrustError(source: source, reason: "subjects must be the image manifest and '\(Self.constraintLayerSubject)', each with a sha256 digest")
+            throw TrustError(source: source, reason: "subjects must be the image manifest and '\(ConstraintLayerDigest.subjectName)', each with a sha256 digest")
         }
         self.manifest = manifest
         self.constraintLayer = layer

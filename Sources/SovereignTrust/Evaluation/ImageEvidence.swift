@@ -29,6 +29,22 @@ public struct ImageEvidence: Sendable {
 }
 
 extension ImageEvidence {
+    /// Why `attestation` is not about this image; nil when it is. A layer
+    /// approval is about the image when it approves the very constraint
+    /// layer the image carries; any other statement when it names the
+    /// image's manifest among its subjects.
+    public func aboutProblem(_ attestation: Attestation) -> String? {
+        guard let statement = attestation.statement else { return attestation.statementProblem ?? "unreadable" }
+        guard statement.predicateType == LayerApproval.predicateType else {
+            if attestation.isAbout(manifestDigest) { return nil }
+            return "statement is about \(attestation.subjectDigests), not this image's manifest \(manifestDigest.prefixed) (mix-and-match: an attestation copied from another image)"
+        }
+        let approval: LayerApproval
+        do { approval = try LayerApproval(statement: statement, source: "layer approval") } catch { return "\(error.reason)" }
+        guard let layer = constraintLayerDigest else { return "approves a constraint layer, but the image's is unknown" }
+        return approval.problem(constraintLayer: layer).map { "\($0) (an approval of another version of the layer)" }
+    }
+
     /// One DSSE envelope carried by an image, with the in-toto statement
     /// inside it when its payload is one.
     public struct Attestation: Sendable {

@@ -8,6 +8,8 @@ extension TrustDecision {
     public static let releaseThresholdLevel = "SOVEREIGN_RELEASE_THRESHOLD_MET"
     /// Added when the policy also demanded certifier signatures.
     public static let certifierThresholdLevel = "SOVEREIGN_CERTIFIER_THRESHOLD_MET"
+    /// Added when the policy also demanded policy authors' approval of the constraint layer.
+    public static let policyAuthorThresholdLevel = "SOVEREIGN_POLICY_AUTHOR_THRESHOLD_MET"
     /// The policy URI a VSA names when the caller has none better.
     public static let defaultPolicyURI = "https://sovereign.dev/trust-policy/v1"
 
@@ -28,6 +30,7 @@ extension TrustDecision {
         if passed {
             levels = [Self.releaseThresholdLevel]
             if acceptedSigners[.certifier] != nil { levels.append(Self.certifierThresholdLevel) }
+            if acceptedSigners[.policyAuthor] != nil { levels.append(Self.policyAuthorThresholdLevel) }
         }
         return SLSAVerificationSummary(
             verifier: .init(id: verifierID, version: verifierVersion),

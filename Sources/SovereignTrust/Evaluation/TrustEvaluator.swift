@@ -6,7 +6,7 @@ public enum TrustEvaluator {
     /// The policy as rules, in the order they are reported:
     /// policy expiry, minimum sequence, no downgrade, allowed model,
     /// attestation integrity, required predicates, release threshold, and
-    /// the certifier threshold when the policy sets one.
+    /// the certifier and policy-author thresholds when the policy sets them.
     public static func rules(for policy: TrustPolicy) -> AllOfTrustRules {
         var rules: [any TrustRule] = [
             PolicyExpiryRule(expires: policy.expires),
@@ -18,8 +18,7 @@ public enum TrustEvaluator {
         ]
         for role in TrustPolicy.Role.allCases {
             guard let threshold = policy.thresholds[role] else { continue }
-            let types = role == .release ? policy.requiredPredicates : [SLSAVerificationSummary.predicateType]
-            rules.append(SignatureThresholdRule(role: role, threshold: threshold, predicateTypes: types,
+            rules.append(SignatureThresholdRule(role: role, threshold: threshold, predicateTypes: role.countedPredicateTypes(policy),
                                                 certificationEngines: role == .certifier ? policy.certificationEngines : nil))
         }
         return AllOfTrustRules(rules)

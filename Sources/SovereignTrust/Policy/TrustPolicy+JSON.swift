@@ -23,7 +23,7 @@ import SovereignFormats
 ///   "requiredPredicates": ["https://slsa.dev/provenance/v1"],
 ///   "revokedKeys": ["<64 hex key id>"],
 ///   "schema": "sovereign.trust-policy/v1",
-///   "thresholds": {"certifier": 1, "release": 2}
+///   "thresholds": {"certifier": 1, "policyAuthor": 2, "release": 2}
 /// }
 /// ```
 ///
@@ -176,7 +176,7 @@ private struct Fields {
         var roles: Set<TrustPolicy.Role> = []
         for (i, name) in roleNames.enumerated() {
             guard let role = TrustPolicy.Role(rawValue: name) else {
-                throw entry.error("roles[\(i)]", "must be 'release' or 'certifier', got '\(name)'")
+                throw entry.error("roles[\(i)]", "must be 'release', 'certifier' or 'policyAuthor', got '\(name)'")
             }
             guard roles.insert(role).inserted else { throw entry.error("roles[\(i)]", "'\(name)' is listed twice") }
         }

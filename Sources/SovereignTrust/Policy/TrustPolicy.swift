@@ -2,8 +2,8 @@ import SovereignCrypto
 import SovereignFormats
 
 /// An offline trust policy (`sovereign.trust-policy/v1`): which keys may
-/// release (and certify) images, how many of them must sign, and what an
-/// image must be to be installed here.
+/// release images (certify them, approve their constraint layers), how
+/// many of them must sign, and what an image must be to be installed here.
 ///
 /// A value of this type always holds together: every initialiser checks
 /// the rules below and throws `TrustError` naming the field otherwise.
@@ -15,7 +15,9 @@ import SovereignFormats
 /// - `revokedKeys`: key ids that never count, listed in `keys` or not.
 /// - `thresholds`: role → k, the number of distinct keys with that role
 ///   that must sign. `release` is required; every k is at least 1 and at
-///   most the number of unrevoked keys with that role.
+///   most the number of unrevoked keys with that role. `certifier`: k keys
+///   sign a PASSED certification of the image; `policyAuthor`: k keys sign
+///   approvals (`LayerApproval`) of the very constraint layer it carries.
 /// - `minimumSequence`: images with a lower `dev.sovereign.sequence` are refused.
 /// - `allowedModels`: if present (and then not empty), the model's SHA-256
 ///   must be one of them; absent means any model.
@@ -42,11 +44,32 @@ public struct TrustPolicy: Sendable, Equatable {
         case release
         /// Signs verification summaries certifying an image.
         case certifier
+        /// Signs approvals of a constraint layer: the reference documents
+        /// and rules (`LayerApproval`), apart from whoever builds the image.
+        case policyAuthor
 
         private var rank: Int {
             switch self {
             case .release: return 0
             case .certifier: return 1
+            case .policyAuthor: return 2
+            }
+        }
+
+        /// How a message names the role's keys ("release", "policy author").
+        public var displayName: String {
+            switch self {
+            case .release, .certifier: return rawValue
+            case .policyAuthor: return "policy author"
+            }
+        }
+
+        /// The predicate types whose signatures the role's threshold counts.
+        func countedPredicateTypes(_ policy: TrustPolicy) -> [String] {
+            switch self {
+            case .release: return policy.requiredPredicates
+            case .certifier: return [SLSAVerificationSummary.predicateType]
+            case .policyAuthor: return [LayerApproval.predicateType]
             }
         }
 
@@ -111,7 +134,7 @@ public struct TrustPolicy: Sendable, Equatable {
                 throw fail("keys[\(i)]: key \(key.keyID) is already listed as keys[\(first)]")
             }
             positions[key.keyID] = i
-            guard !key.roles.isEmpty else { throw fail("keys[\(i)].roles: must list at least one role ('release', 'certifier')") }
+            guard !key.roles.isEmpty else { throw fail("keys[\(i)].roles: must list at least one role ('release', 'certifier', 'policyAuthor')") }
             if let expires = key.expires, let problem = Self.timestampProblem(expires) {
                 throw fail("keys[\(i)].expires: \(problem)")
             }

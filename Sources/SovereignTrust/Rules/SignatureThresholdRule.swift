@@ -9,7 +9,9 @@ import SovereignFormats
 /// The release rule counts on the policy's required predicates; the
 /// certifier rule on verification summaries (SLSA VSA), which count only
 /// when they are certifications of this image and its constraint layer
-/// that say PASSED (`CertificationClaim`).
+/// that say PASSED (`CertificationClaim`); the policy-author rule on
+/// approvals of the constraint layer the image carries (`LayerApproval`),
+/// adding up distinct keys across approvals of that one layer.
 public struct SignatureThresholdRule: TrustRule {
     public let role: TrustPolicy.Role
     public let threshold: Int
@@ -46,21 +48,29 @@ public struct SignatureThresholdRule: TrustRule {
     }
 
     private func tally(type: String, _ input: TrustRuleInput) -> Tally {
-        let manifest = input.evidence.manifestDigest
-        let about = input.evidence.attestations.indices.filter { index in
-            let attestation = input.evidence.attestations[index]
-            return attestation.statement?.predicateType == type && attestation.isAbout(manifest)
+        let evidence = input.evidence
+        let ofType = evidence.attestations.indices.filter { evidence.attestations[$0].statement?.predicateType == type }
+        // What each attestation must be about to count: a layer approval,
+        // the image's own constraint layer; anything else, its manifest.
+        var problems: [String] = []
+        var eligible = ofType.filter { index in
+            let problem = evidence.aboutProblem(evidence.attestations[index])
+            if let problem, type == LayerApproval.predicateType { problems.append(problem) }
+            return problem == nil
         }
-        guard !about.isEmpty else {
+        if type == LayerApproval.predicateType, eligible.isEmpty {
+            let carried = evidence.constraintLayerDigest.map { " (\($0.prefixed))" } ?? ""
+            return Tally(predicateType: type, attestation: nil, counted: [], notCounted: [],
+                         unavailable: "no approval of the constraint layer this image carries\(carried)"
+                            + (problems.isEmpty ? "" : " (\(problems.joined(separator: "; ")))"))
+        }
+        guard !eligible.isEmpty else {
             return Tally(predicateType: type, attestation: nil, counted: [], notCounted: [],
                          unavailable: "no attestation of type \(type) about this image to count signatures on")
         }
-        var eligible = about
         if type == SLSAVerificationSummary.predicateType {
-            var problems: [String] = []
-            eligible = about.filter { index in
-                let problem = Self.certificationProblem(input.evidence.attestations[index], evidence: input.evidence,
-                                                        engines: certificationEngines)
+            eligible = eligible.filter { index in
+                let problem = Self.certificationProblem(evidence.attestations[index], evidence: evidence, engines: certificationEngines)
                 if let problem { problems.append(problem) }
                 return problem == nil
             }
@@ -68,6 +78,9 @@ public struct SignatureThresholdRule: TrustRule {
                 return Tally(predicateType: type, attestation: nil, counted: [], notCounted: [],
                              unavailable: "no certification of this image and its constraint layer says PASSED (\(problems.joined(separator: "; ")))")
             }
+        }
+        if type == LayerApproval.predicateType {
+            return union(of: eligible, type: type, input)
         }
         var best: Tally?
         for index in eligible {
@@ -87,15 +100,33 @@ public struct SignatureThresholdRule: TrustRule {
         return best ?? Tally(predicateType: type, attestation: nil, counted: [], notCounted: [], unavailable: "no attestation to count on")
     }
 
+    /// Approvals of one layer add up: each says "I approve these bytes",
+    /// so two offices signing their own envelopes count as two, like two
+    /// signatures on one. A key counts once however often it signs.
+    private func union(of eligible: [Int], type: String, _ input: TrustRuleInput) -> Tally {
+        var counted: [String] = []
+        var notCounted: [String] = []
+        for index in eligible {
+            for report in input.signatures.reports[index] {
+                if let reason = report.reasonNotCounted(for: role) {
+                    if report.status != .duplicate, !notCounted.contains(reason) { notCounted.append(reason) }
+                } else if !counted.contains(report.keyid) {
+                    counted.append(report.keyid)
+                }
+            }
+        }
+        return Tally(predicateType: type, attestation: eligible.first, counted: counted, notCounted: notCounted, unavailable: nil)
+    }
+
     public func evaluate(_ input: TrustRuleInput) -> PolicyEvaluationResult {
         for tally in tally(input) {
             if let unavailable = tally.unavailable {
-                return .failsToMeetPolicy(reason: "\(role.rawValue) signatures: \(unavailable)")
+                return .failsToMeetPolicy(reason: "\(role.displayName) signatures: \(unavailable)")
             }
             guard tally.counted.count < threshold else { continue }
             var detail = "counted: " + (tally.counted.isEmpty ? "none" : tally.counted.joined(separator: ", "))
             if !tally.notCounted.isEmpty { detail += "; not counted: " + tally.notCounted.joined(separator: ", ") }
-            return .failsToMeetPolicy(reason: "\(role.rawValue) signatures: \(tally.predicateType) is signed by \(tally.counted.count) of the required \(threshold) distinct \(role.rawValue) keys (\(detail))")
+            return .failsToMeetPolicy(reason: "\(role.displayName) signatures: \(tally.predicateType) is signed by \(tally.counted.count) of the required \(threshold) distinct \(role.displayName) keys (\(detail))")
         }
         return .meetsPolicy
     }
