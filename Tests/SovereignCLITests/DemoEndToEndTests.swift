@@ -63,6 +63,13 @@ import SovereignTestSupport
             #expect(certification["falseRefusals"] as? Int == 0)
             #expect(((certification["tokens"] as? [String: Int])?["steered"] ?? 0) > 0, "\(certification)")
             #expect(FileManager.default.fileExists(atPath: "\(work)/cert-\(layer)/report.html"))
+            // Each image carries its policy author's approval of its layer, and the customer's policy counted it.
+            let layerInfo = try #require(try Self.json("\(work)/\(layer)-image.json")["constraintLayer"] as? [String: Any])
+            let approvals = try #require(layerInfo["approvals"] as? [[String: Any]])
+            #expect(approvals.map { $0["approver"] as? String } == [layer == "health-desk" ? "Clinical governance board" : "Compliance office"])
+            #expect(approvals.allSatisfy { $0["approvesThisLayer"] as? Bool == true })
+            let verified = try String(contentsOfFile: "\(work)/verify-\(layer).txt", encoding: .utf8)
+            #expect(verified.contains("ok    policyAuthor-threshold"), "\(verified)")
         }
         // The installed appliance is the certified health desk.
         let health = try Self.json("\(work)/attestation-health-desk.json")

@@ -29,7 +29,7 @@ import SovereignTestSupport
         defer { directory.remove() }
         let help = try CLI.run(["--help"], in: directory.path).stdout
         for name in ["key", "digest", "sign-file", "verify-file", "attest", "verify-envelope", "build", "inspect", "sign",
-                     "policy", "verify", "install", "status", "rollback", "gc", "chat", "serve", "certify", "verify-attestation", "attach"] {
+                     "policy", "verify", "install", "status", "rollback", "gc", "chat", "serve", "certify", "verify-attestation", "attach", "layer"] {
             #expect(help.contains("\n  \(name) "), "\(name)")
         }
         #expect(help.contains("See 'sovereign help <subcommand>' for detailed help."))
@@ -66,6 +66,10 @@ import SovereignTestSupport
          "Error: The option '--engine' was given more than once"),
         (["policy", "init", "--release-key", "r.pub", "--threshold", "1", "--certified-engine", "embedded", "--out", "p.json"],
          "Error: '--certified-engine' needs at least one '--certifier-key'"),
+        (["policy", "init", "--release-key", "r.pub", "--threshold", "1", "--author-key", "a.pub", "--out", "p.json"],
+         "Error: Missing expected argument '--author-threshold <n>' (needed with '--author-key')"),
+        (["policy", "init", "--release-key", "r.pub", "--threshold", "1", "--author-threshold", "1", "--out", "p.json"],
+         "Error: '--author-threshold' needs at least one '--author-key'"),
         (["sign-file", "f", "--key", "k.key", "--passphrase-env", "A", "--passphrase-file", "B"],
          "Error: Give either '--passphrase-env' or '--passphrase-file', not both"),
     ])

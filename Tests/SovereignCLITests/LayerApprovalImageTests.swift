@@ -189,6 +189,28 @@ import SovereignCrypto
         #expect(attach.status == 1 && attach.stderr.contains("reference/reference/service.md changed since"), "\(attach.stderr)")
     }
 
+    /// The spec names approvals too (relative to itself); the image they
+    /// make is as reproducible as any: the same inputs, the same bytes.
+    @Test func theSpecNamesApprovalsAndTheImageIsReproducible() throws {
+        let authors = try Authors()
+        defer { authors.remove() }
+        let workspace = authors.workspace
+        try authors.approve("approval.dsse.json")
+        let specPath = authors.appliance.fixture.specPath
+        let spec = try String(contentsOfFile: specPath, encoding: .utf8)
+        try spec.replacingOccurrences(of: #""constraintLayer":"#, with: #""layerApprovals": ["../../approval.dsse.json"], "constraintLayer":"#)
+            .write(toFile: specPath, atomically: true, encoding: .utf8)
+        for out in ["first", "second"] { #expect(try authors.build(out, approvals: []).status == 0) }
+        #expect(FileSystemPath.tree(workspace.directory.file("first")).files == FileSystemPath.tree(workspace.directory.file("second")).files)
+        #expect(workspace.read("first/attestations/layer-approval.1.dsse.json") == workspace.read("approval.dsse.json"))
+        // Given again on the command line, the same approval is carried once.
+        #expect(try authors.build("third", approvals: ["approval.dsse.json"]).status == 0)
+        #expect(FileSystemPath.tree(workspace.directory.file("third")).files == FileSystemPath.tree(workspace.directory.file("first")).files)
+        try authors.policy("authors.json", threshold: 1)
+        let verified = try workspace.run(["verify", "first", "--policy", "authors.json"])
+        #expect(verified.status == 0, "\(verified.stderr)")
+    }
+
     /// Bad approval input: one line naming the file and the reason, nothing built.
     @Test func badApprovalsAreRefusedByTheBuild() throws {
         let authors = try Authors()
