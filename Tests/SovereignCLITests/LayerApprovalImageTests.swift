@@ -144,6 +144,11 @@ import SovereignCrypto
         try authors.expectRefused("self-approved", policy: "one.json", "does not have role 'policyAuthor'")
         let accepted = try authors.workspace.run(["verify", "image", "--policy", "one.json"])
         #expect(accepted.status == 0, "\(accepted.stderr)")
+        // Nor can a policy make the release key a policy author too.
+        let both = try authors.workspace.run(["policy", "init", "--release-key", "release.pub", "--threshold", "1",
+                                              "--author-key", "release.pub", "--author-threshold", "1", "--out", "both.json"])
+        expectFailure(both, "sovereign: both.json: keys[0].roles: a key cannot be both 'release' and 'policyAuthor' (the constraint layer is approved apart from whoever releases the image)")
+        #expect(!FileManager.default.fileExists(atPath: authors.workspace.directory.file("both.json")))
     }
 
     /// One byte of a reference document changed after approval: the build

@@ -18,6 +18,8 @@ import SovereignFormats
 ///   most the number of unrevoked keys with that role. `certifier`: k keys
 ///   sign a PASSED certification of the image; `policyAuthor`: k keys sign
 ///   approvals (`LayerApproval`) of the very constraint layer it carries.
+///   No key is both `release` and `policyAuthor`: the layer is approved
+///   apart from whoever releases the image.
 /// - `minimumSequence`: images with a lower `dev.sovereign.sequence` are refused.
 /// - `allowedModels`: if present (and then not empty), the model's SHA-256
 ///   must be one of them; absent means any model.
@@ -135,6 +137,10 @@ public struct TrustPolicy: Sendable, Equatable {
             }
             positions[key.keyID] = i
             guard !key.roles.isEmpty else { throw fail("keys[\(i)].roles: must list at least one role ('release', 'certifier', 'policyAuthor')") }
+            // Separation of duties: the layer's approval must come from someone other than whoever builds the image.
+            guard !key.roles.isSuperset(of: [.release, .policyAuthor]) else {
+                throw fail("keys[\(i)].roles: a key cannot be both 'release' and 'policyAuthor' (the constraint layer is approved apart from whoever releases the image)")
+            }
             if let expires = key.expires, let problem = Self.timestampProblem(expires) {
                 throw fail("keys[\(i)].expires: \(problem)")
             }

@@ -175,5 +175,9 @@ import Testing
         #expect(throws: TrustError.self) {
             try TrustPolicy(keys: [Fixture.trusted(release)], thresholds: [.release: 1, .policyAuthor: 1])
         }
+        // Separation of duties: whoever releases the image does not also approve its layer.
+        #expect(throws: TrustError(source: "trust policy", reason: "keys[0].roles: a key cannot be both 'release' and 'policyAuthor' (the constraint layer is approved apart from whoever releases the image)")) {
+            try TrustPolicy(keys: [Fixture.trusted(release, [.release, .policyAuthor])], thresholds: [.release: 1, .policyAuthor: 1])
+        }
     }
 }
