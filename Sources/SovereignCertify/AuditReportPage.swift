@@ -38,6 +38,7 @@ public enum AuditReportPage {
             ("Image manifest", subject.manifestDigest.prefixed),
             ("Constraint layer", subject.constraintLayerDigest.prefixed),
         ]
+        rows += subject.layerApprovals.map { ("Layer approval by policy authors (envelope)", $0.prefixed) }
         rows += subject.suites.map { ("Audit suite \($0.name)", $0.sha256.prefixed) }
         rows += files.map { ("Signed file \($0.name)", $0.sha256.prefixed) }
         rows += engine.sorted { $0.key < $1.key }.map { ("Engine \($0.key)", $0.value) }

@@ -50,6 +50,7 @@ import SovereignTestSupport
         // The auditor's page, as a browser shows it offline: verdict, every rule load-bearing, both sides of every case.
         let page = try Self.renderedPage(workspace.directory.file("cert/report.html"))
         #expect(page.contains("<title>Certification of sovereign-reference: PASSED</title>"))
+        #expect(page.contains("<td>Layer approval by policy authors (envelope)</td><td><code>sha256:"), "no layer approval row")
         #expect(page.contains("<p class=\"verdict pass\" id=\"verdict\">PASSED</p>"), "\(page.prefix(3000))")
         for rule in rules { #expect(page.contains("<td><code>\(rule)</code></td><td><span class=\"pass\">yes</span></td>"), "\(rule)") }
         for (name, digests) in transcripts {
