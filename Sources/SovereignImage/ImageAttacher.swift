@@ -1,3 +1,4 @@
+import Glibc
 import SovereignSystem
 import SovereignCrypto
 import SovereignFormats
@@ -47,7 +48,7 @@ public enum ImageAttacher {
             do { statement = try InTotoStatement(parsing: envelope.payload, source: "\(source): payload") } catch { throw ImageError.from(error) }
             if statement.predicateType == LayerApproval.predicateType {
                 // An approval is about the layer, not the manifest: it must approve exactly the one the image carries.
-                try CarriedLayerApproval(bytes: bytes, source: source)
+                try CarriedLayerApproval.intake(bytes, source: source)
                     .checkApproves(layer: image.listing.constraintLayer, entries: image.listing.constraintLayerEntries, source: source)
             } else if !statement.subjects.contains(where: { $0.digest["sha256"] == manifestDigest.hex }) {
                 let about = statement.subjects.compactMap { $0.digest["sha256"].map { "sha256:" + $0 } }.joined(separator: ", ")
@@ -63,17 +64,49 @@ public enum ImageAttacher {
         guard carried.count + pending.count <= maximumAttached else {
             throw ImageError(directory, "would carry \(carried.count + pending.count) attached envelopes, more than \(maximumAttached)")
         }
+        let approvals = try image.layerApprovals().count + pending.filter { $0.predicateType == LayerApproval.predicateType }.count
+        guard approvals <= ImageLayout.maximumLayerApprovals else {
+            throw ImageError(directory, "would carry \(approvals) layer approvals, more than \(ImageLayout.maximumLayerApprovals)")
+        }
+        // The reader's budget for small blobs, checked before a byte is written
+        // (each envelope also gets a manifest of well under 4 KiB).
+        let adding = pending.reduce(0) { $0 + $1.bytes.count + 4096 }
+        guard image.reader.smallBlobBytes + Int64(adding) <= Int64(ImageSource.smallBlobsTotalLimit) else {
+            throw ImageError(directory, "would hold more than \(ImageSource.smallBlobsTotalLimit >> 20) MiB of small blobs with these envelopes")
+        }
         if !pending.isEmpty {
-            let layout = try OCILayoutWriter(root: directory)
-            var index = image.index
-            try layout.writeBlob(Array("{}".utf8), mediaType: OCIMediaType.empty)
+            try write(pending, subject: subject, created: created, onto: image, in: directory)
+        }
+        return Result(attached: pending.map(\.predicateType), alreadyAttached: alreadyAttached, manifestDigest: manifestDigest)
+    }
+
+    /// New blobs, then index.json in one rename, then the image read back;
+    /// if it does not read back, the old index.json and blobs are put back.
+    private static func write(_ pending: [(bytes: [UInt8], predicateType: String)], subject: OCIDescriptor, created: String,
+                              onto image: VerifiedImage, in directory: String) throws(ImageError) {
+        let layout = try OCILayoutWriter(root: directory)
+        let blobs = directory + "/blobs/sha256/"
+        var index = image.index
+        var written: [String] = []
+        func remember(_ descriptor: OCIDescriptor) {
+            if image.reader.blobSizes[descriptor.digest] == nil, let hex = descriptor.sha256?.hex { written.append(blobs + hex) }
+        }
+        do throws(ImageError) {
+            remember(try layout.writeBlob(Array("{}".utf8), mediaType: OCIMediaType.empty))
             for entry in pending {
-                index.manifests.append(try layout.writeReferrer(entry.bytes, mediaType: OCIMediaType.dsseEnvelope, predicateType: entry.predicateType,
-                                                                subject: subject, created: created, refName: nil))
+                let blob = OCIDescriptor(mediaType: OCIMediaType.dsseEnvelope, bytes: entry.bytes)
+                let referrer = try layout.writeReferrer(entry.bytes, mediaType: OCIMediaType.dsseEnvelope, predicateType: entry.predicateType,
+                                                        subject: subject, created: created, refName: nil)
+                remember(blob)
+                remember(referrer)
+                index.manifests.append(referrer)
             }
             try layout.writeFile("index.json", try encode(index))
             _ = try ImageVerifier.open(directory)
+        } catch {
+            try? AtomicFileWriter.replace(image.reader.indexBytes, at: directory + "/index.json")
+            for path in written { unlink(path) }
+            throw error
         }
-        return Result(attached: pending.map(\.predicateType), alreadyAttached: alreadyAttached, manifestDigest: manifestDigest)
     }
 }

@@ -28,7 +28,8 @@ public struct ImageBuilder {
         /// the spec's `layerApprovals`: (name for messages, envelope bytes).
         public var layerApprovals: [(source: String, bytes: [UInt8])] = []
         /// For tests only: carry the approvals without checking that they
-        /// approve the layer packaged (a forged image with a stale one).
+        /// are signed and approve the layer packaged (a forged image with a
+        /// stale or unsigned one).
         var carriesUncheckedApprovals = false
         /// For tests only: an extra layer, written as given (raw tar bytes)
         /// before the index layer, its files listed in image.json without
@@ -149,7 +150,8 @@ public struct ImageBuilder {
         given += options.layerApprovals
         var approvals: [(source: String, approval: CarriedLayerApproval)] = []
         for (source, bytes) in given where !approvals.contains(where: { $0.approval.bytes == bytes }) {
-            approvals.append((source, try CarriedLayerApproval(bytes: bytes, source: source)))
+            approvals.append((source, options.carriesUncheckedApprovals ? try CarriedLayerApproval(bytes: bytes, source: source)
+                                                                         : try CarriedLayerApproval.intake(bytes, source: source)))
         }
         guard approvals.count <= ImageLayout.maximumLayerApprovals else {
             throw ImageError(spec.specPath, "\(approvals.count) layer approvals given, more than the \(ImageLayout.maximumLayerApprovals) an image carries")

@@ -36,7 +36,7 @@ public final class ImageSource {
     public private(set) var exports: [String: [UInt8]] = [:]
     /// Bytes hashed so far (small blobs now; large ones as they stream).
     public private(set) var bytesRead: Int64 = 0
-    private var smallBlobBytes: Int64 = 0
+    private(set) var smallBlobBytes: Int64 = 0
 
     static let smallBlobLimit = 16 << 20
     /// All small blobs together: what an image's metadata can reasonably

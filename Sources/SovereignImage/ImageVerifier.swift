@@ -206,7 +206,10 @@ struct BlobReading {
             if name == ImageLayout.modelSignatureFile {
                 matching = referrers.contains { $0.payload == bytes && $0.manifest.artifactType != OCIMediaType.dsseEnvelope }
             } else if ImageLayout.isLayerApprovalFile(name) {
-                matching = referrers.contains { $0.payload == bytes && $0.descriptor.annotations?[SovereignAnnotation.predicateType] == LayerApproval.predicateType }
+                matching = referrers.contains {
+                    $0.payload == bytes && $0.manifest.artifactType == OCIMediaType.dsseEnvelope
+                        && $0.descriptor.annotations?[SovereignAnnotation.predicateType] == LayerApproval.predicateType
+                }
             } else if let export = ImageLayout.exports.first(where: { $0.file == name }) {
                 matching = referrers.contains { $0.payload == bytes && $0.descriptor.annotations?[SovereignAnnotation.predicateType] == export.predicateType }
             } else {

@@ -88,10 +88,9 @@ final class OCILayoutWriter {
         chmod(path, 0o755)
     }
 
-    /// Writes a small top-level file (index.json, oci-layout).
+    /// Writes a small file (index.json, oci-layout, an export), replacing
+    /// what was there in one rename: a crash leaves the old or the new.
     func writeFile(_ name: String, _ bytes: [UInt8]) throws(ImageError) {
-        let path = root + "/" + name
-        unlink(path)
-        do { try AtomicFileWriter.write(bytes, to: path) } catch { throw ImageError.from(error) }
+        do { try AtomicFileWriter.replace(bytes, at: root + "/" + name) } catch { throw ImageError.from(error) }
     }
 }

@@ -11,15 +11,15 @@ extension ImageEvidence {
     public init(_ image: VerifiedImage) throws(InstallError) {
         guard let manifest = image.manifestDigest else { throw InstallError(image.source, "image manifest digest is not sha256") }
         try self.init(manifestDigest: manifest, annotations: image.annotations, constraintLayer: image.listing.constraintLayerDigest,
-                      envelopes: image.referrers.filter { $0.manifest.artifactType == OCIMediaType.dsseEnvelope }
+                      constraintLayerName: image.listing.constraintLayer, envelopes: image.referrers.filter { $0.manifest.artifactType == OCIMediaType.dsseEnvelope }
                           .map { ($0.payload, $0.descriptor.annotations?[OCIAnnotation.refName]) },
                       source: image.source)
     }
 
     /// The evidence of a manifest (its digest and annotations, already
     /// checked by the caller), the constraint layer its signed file list
-    /// names, and the DSSE envelopes it carries (bytes, ref name).
-    init(manifestDigest manifest: SHA256Digest, annotations: [String: String], constraintLayer: SHA256Digest,
+    /// names (digest and name), and the DSSE envelopes it carries (bytes, ref name).
+    init(manifestDigest manifest: SHA256Digest, annotations: [String: String], constraintLayer: SHA256Digest, constraintLayerName: String,
          envelopes: [(bytes: [UInt8], uri: String?)], source: String) throws(InstallError) {
         guard let sequenceText = annotations[SovereignAnnotation.sequence], let sequence = Int64(sequenceText) else {
             throw InstallError("\(source): manifest \(manifest.prefixed)", "has no \(SovereignAnnotation.sequence) annotation")
@@ -38,7 +38,8 @@ extension ImageEvidence {
             }
             attestations.append(Attestation(envelope: envelope, envelopeDigest: digest, uri: uri))
         }
-        self.init(manifestDigest: manifest, sequence: sequence, modelDigest: model, constraintLayerDigest: constraintLayer, attestations: attestations)
+        self.init(manifestDigest: manifest, sequence: sequence, modelDigest: model, constraintLayerDigest: constraintLayer,
+                  constraintLayerName: constraintLayerName, attestations: attestations)
     }
 }
 

@@ -257,16 +257,7 @@ public struct InstallRoot: Sendable {
 
     /// Write temp, fsync, rename, fsync the directory.
     func writeState(_ state: InstallState) throws(InstallError) {
-        let temporary = statePath + ".tmp-\(getpid())"
-        unlink(temporary)
-        do {
-            try AtomicFileWriter.write(CanonicalJSON.serialize(state.json) + [0x0A], to: temporary)
-            guard rename(temporary, statePath) == 0 else { throw SystemError(path: statePath, operation: "rename", errno: errno) }
-            try FileSystem.syncDirectory(path)
-        } catch {
-            unlink(temporary)
-            throw InstallError.from(error)
-        }
+        do { try AtomicFileWriter.replace(CanonicalJSON.serialize(state.json) + [0x0A], at: statePath) } catch { throw InstallError.from(error) }
     }
 
     // MARK: the store

@@ -97,7 +97,8 @@ public struct InstalledAppliance: Sendable {
         guard let recordedTrust else {
             throw InstallError(place, "is missing: the image was installed by an older version, so its trust cannot be checked again (install it again)")
         }
-        let decision = try recordedTrust.decide(manifestDigest: manifestSHA256, constraintLayer: constraintLayerDigest, now: now, source: place)
+        let decision = try recordedTrust.decide(manifestDigest: manifestSHA256, constraintLayer: constraintLayerDigest,
+                                                constraintLayerName: listing.constraintLayer, now: now, source: place)
         if let failure = decision.firstFailure {
             throw InstallError(place, "the installed image no longer meets the trust policy it was installed with: \(failure.failureReason ?? failure.name)")
         }

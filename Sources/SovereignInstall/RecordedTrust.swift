@@ -57,11 +57,12 @@ public struct RecordedTrust: Sendable, Equatable {
     }
 
     /// Decides again, at `now`, whether the installed image `manifestDigest`
-    /// (carrying `constraintLayer`) meets the recorded policy: signatures,
+    /// (carrying `constraintLayer`, named `constraintLayerName`) meets the recorded policy: signatures,
     /// thresholds (a certification, when the policy asks for one), expiry of
     /// keys and of the policy. The anti-rollback mark is not re-applied: the
     /// image is already installed.
-    public func decide(manifestDigest: SHA256Digest, constraintLayer: SHA256Digest, now: Int64, source: String) throws(InstallError) -> TrustDecision {
+    public func decide(manifestDigest: SHA256Digest, constraintLayer: SHA256Digest, constraintLayerName: String, now: Int64,
+                       source: String) throws(InstallError) -> TrustDecision {
         guard SHA256.hash(manifest) == manifestDigest else {
             throw InstallError(source, "the recorded manifest is not the installed image \(manifestDigest.prefixed)")
         }
@@ -72,7 +73,7 @@ public struct RecordedTrust: Sendable, Equatable {
             throw InstallError.from(error)
         }
         let evidence = try ImageEvidence(manifestDigest: manifestDigest, annotations: decoded.annotations ?? [:], constraintLayer: constraintLayer,
-                                         envelopes: attestations.map { ($0.envelope, $0.uri) }, source: source)
+                                         constraintLayerName: constraintLayerName, envelopes: attestations.map { ($0.envelope, $0.uri) }, source: source)
         return TrustEvaluator.evaluate(evidence, policy: trustPolicy, context: TrustContext(now: now))
     }
 }

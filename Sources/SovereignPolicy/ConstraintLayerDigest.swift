@@ -17,6 +17,12 @@ public enum ConstraintLayerDigest {
             self.path = path
             self.sha256 = sha256
         }
+
+        /// By bytes: Swift's `String ==` calls canonically equivalent text
+        /// equal ("K" and U+212A KELVIN SIGN), but files are named by bytes.
+        public static func == (lhs: Entry, rhs: Entry) -> Bool {
+            lhs.sha256 == rhs.sha256 && lhs.path.utf8.elementsEqual(rhs.path.utf8)
+        }
     }
 
     /// How an in-toto statement names the layer as a whole among its

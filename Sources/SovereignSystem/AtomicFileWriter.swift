@@ -65,4 +65,20 @@ public struct AtomicFileWriter: ~Copyable {
         try writer.stage(bytes, at: path, mode: mode)
         try writer.commit()
     }
+
+    /// Replaces `path` (or creates it) in one rename(2): a temporary
+    /// sibling written and fsynced, renamed over it, the directory fsynced.
+    /// A crash leaves the old file or the new one, never neither.
+    public static func replace(_ bytes: [UInt8], at path: String, mode: mode_t = 0o644) throws(SystemError) {
+        let temporary = "\(FileSystem.directoryName(path))/.\(FileSystem.baseName(path)).replace-\(getpid())"
+        unlink(temporary)
+        do throws(SystemError) {
+            try write(bytes, to: temporary, mode: mode)
+            guard rename(temporary, path) == 0 else { throw SystemError(path: path, operation: "rename", errno: errno) }
+            try FileSystem.syncDirectory(FileSystem.directoryName(path))
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+    }
 }

@@ -63,6 +63,18 @@ import SovereignCrypto
             #expect(!FileManager.default.fileExists(atPath: appliance.root), sourceLocation: sourceLocation)
         }
 
+        /// An image built by the real builder with release.key, carrying
+        /// `approvals` unchecked: a compromised release key or a builder bug.
+        func forge(_ out: String, approvals: [String]) throws {
+            let spec = try ImageSpec(path: appliance.fixture.specPath)
+            let sealed = try EncryptedPrivateKey(json: try FileSystem.readFile(workspace.path + "/release.key"), source: "release.key")
+            let key = try sealed.open(passphrase: Array("test passphrase".utf8), source: "release.key")
+            var options = ImageBuilder.Options(signingKeys: [key], modelDescription: ModelDescription(architecture: "llama", parameters: [:]))
+            options.layerApprovals = approvals.map { ($0, workspace.read($0)) }
+            options.carriesUncheckedApprovals = true
+            _ = try ImageBuilder(spec: spec, options: options).build(output: workspace.path + "/" + out)
+        }
+
         func remove() { appliance.remove() }
     }
 
@@ -175,13 +187,7 @@ import SovereignCrypto
         workspace.expectUnchanged(since: before)
 
         // Forged: validly release-signed, carrying the stale approval.
-        let spec = try ImageSpec(path: authors.appliance.fixture.specPath)
-        let sealed = try EncryptedPrivateKey(json: try FileSystem.readFile(workspace.path + "/release.key"), source: "release.key")
-        let key = try sealed.open(passphrase: Array("test passphrase".utf8), source: "release.key")
-        var options = ImageBuilder.Options(signingKeys: [key], modelDescription: ModelDescription(architecture: "llama", parameters: [:]))
-        options.layerApprovals = [("approval.dsse.json", workspace.read("approval.dsse.json"))]
-        options.carriesUncheckedApprovals = true
-        _ = try ImageBuilder(spec: spec, options: options).build(output: workspace.path + "/forged")
+        try authors.forge("forged", approvals: ["approval.dsse.json"])
         let stale = "(an approval of another version of the layer)"
         try authors.policy("authors.json", threshold: 1)
         try authors.expectRefused("forged", policy: "authors.json", stale)
@@ -213,6 +219,49 @@ import SovereignCrypto
         #expect(FileSystemPath.tree(workspace.directory.file("third")).files == FileSystemPath.tree(workspace.directory.file("first")).files)
         try authors.policy("authors.json", threshold: 1)
         let verified = try workspace.run(["verify", "first", "--policy", "authors.json"])
+        #expect(verified.status == 0, "\(verified.stderr)")
+    }
+
+    /// What build and attach refuse to take in (an unsigned approval, more
+    /// approvals than an image carries), an image that carries anyway is
+    /// read alike by every command: counted for nothing, shown, installable
+    /// where the policy asks for no approval.
+    @Test func whatBuildAndAttachRefuseEveryCommandReadsAlike() throws {
+        let authors = try Authors()
+        defer { authors.remove() }
+        let workspace = authors.workspace
+        try authors.approve("approval.dsse.json")
+        var envelope = try jsonObject(String(decoding: workspace.read("approval.dsse.json"), as: UTF8.self))
+        envelope["signatures"] = []
+        try JSONSerialization.data(withJSONObject: envelope).write(to: URL(fileURLWithPath: workspace.directory.file("unsigned.json")))
+        #expect(try authors.build("unapproved", approvals: []).status == 0)
+        let before = FileSystemPath.tree(workspace.directory.file("unapproved")).files
+        let attach = try workspace.run(["attach", "--image", "unapproved", "unsigned.json"])
+        expectFailure(attach, "sovereign: unsigned.json: is not signed")
+
+        try authors.forge("forged", approvals: ["unsigned.json"])
+        let inspected = try workspace.run(["inspect", "forged"])
+        #expect(inspected.status == 0 && inspected.stdout.contains("signed by nobody"), "\(inspected.stdout) \(inspected.stderr)")
+        try authors.policy("authors.json", threshold: 1)
+        try authors.expectRefused("forged", policy: "authors.json", "is signed by 0 of the required 1 distinct policy author keys (counted: none)")
+        let installed = try workspace.run(["install", "forged", "--policy", "policy.json", "--root", "root"])
+        #expect(installed.status == 0, "\(installed.stderr)")
+
+        // Sixteen approvals at most, however they arrive; a refused attach changes nothing.
+        for n in 1...17 {
+            let signed = try workspace.run(["layer", "sign", authors.layer, "--key", "board.key", "--passphrase-env", "SOVEREIGN_TEST_PASSPHRASE",
+                                            "--out", "a\(n).json", "--role", "Board", "--layer-version", "1.0.\(n)"])
+            #expect(signed.status == 0, "\(signed.stderr)")
+        }
+        let seventeen = (1...17).map { "a\($0).json" }
+        let tooMany = try workspace.run(["attach", "--image", "unapproved"] + seventeen)
+        expectFailure(tooMany, "sovereign: unapproved: would carry 17 layer approvals, more than 16")
+        #expect(FileSystemPath.tree(workspace.directory.file("unapproved")).files == before)
+        let built = try authors.build("seventeen", approvals: seventeen)
+        #expect(built.status == 1 && built.stderr.contains("17 layer approvals given, more than the 16 an image carries"), "\(built.stderr)")
+        let sixteen = try workspace.run(["attach", "--image", "unapproved"] + seventeen.dropLast())
+        #expect(sixteen.status == 0, "\(sixteen.stderr)")
+        let verified = try workspace.run(["verify", "unapproved", "--policy", "authors.json"])
         #expect(verified.status == 0, "\(verified.stderr)")
     }
 

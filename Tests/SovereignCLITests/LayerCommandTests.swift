@@ -31,10 +31,10 @@ import SovereignTestSupport
         try workspace.generateKey("board")
         try workspace.generateKey("pharmacist")
         let signed = try workspace.run(["layer", "sign", layerDirectory, "--key", "board.key", "--passphrase-env", "SOVEREIGN_TEST_PASSPHRASE",
-                                        "--out", "approval.dsse.json", "--role", "Clinical governance board", "--layer-version", "1.0.0",
+                                        "--out", "board-approval.dsse.json", "--role", "Clinical governance board", "--layer-version", "1.0.0",
                                         "--previous", "sha256:" + String(repeating: "ab", count: 32), "--approved-on", "2026-12-01T09:00:00Z", "--json"])
         #expect(signed.status == 0, "\(signed.stderr)")
-        let statement = try Self.statement(workspace.directory.file("approval.dsse.json"))
+        let statement = try Self.statement(workspace.directory.file("board-approval.dsse.json"))
         #expect(statement["predicateType"] as? String == "https://sovereign.dev/layer-approval/v1")
         let subjects = try #require(statement["subject"] as? [[String: Any]])
         #expect(subjects.first?["name"] as? String == "constraint-layer")
@@ -49,14 +49,14 @@ import SovereignTestSupport
         #expect((predicate["previous"] as? [String: String])?["sha256"] == String(repeating: "ab", count: 32))
 
         // A second author co-signs the same approval; securesystemslib counts both.
-        let cosigned = try workspace.run(["attest", "--envelope", "approval.dsse.json", "--key", "pharmacist.key",
-                                          "--passphrase-env", "SOVEREIGN_TEST_PASSPHRASE", "--out", "approval-2.dsse.json"])
+        let cosigned = try workspace.run(["attest", "--envelope", "board-approval.dsse.json", "--key", "pharmacist.key",
+                                          "--passphrase-env", "SOVEREIGN_TEST_PASSPHRASE", "--out", "board-approval-2.dsse.json"])
         #expect(cosigned.status == 0, "\(cosigned.stderr)")
         let checker = CLI.packageRoot + "/Tests/Interop/verify_dsse.py"
-        let both = try runProcess(try CLI.python, [checker, workspace.directory.file("approval-2.dsse.json"), "2",
+        let both = try runProcess(try CLI.python, [checker, workspace.directory.file("board-approval-2.dsse.json"), "2",
                                                    workspace.directory.file("board.pub"), workspace.directory.file("pharmacist.pub")])
         #expect(both.status == 0, "\(both.stderr)")
-        let notThree = try runProcess(try CLI.python, [checker, workspace.directory.file("approval.dsse.json"), "2",
+        let notThree = try runProcess(try CLI.python, [checker, workspace.directory.file("board-approval.dsse.json"), "2",
                                                        workspace.directory.file("board.pub"), workspace.directory.file("pharmacist.pub")])
         #expect(notThree.status != 0)
 

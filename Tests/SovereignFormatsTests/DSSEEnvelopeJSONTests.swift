@@ -62,4 +62,21 @@ import Testing
     func refusesAMalformedEnvelope(text: String, reason: String) {
         #expect(Self.reason(text) == reason)
     }
+
+    /// A stranger's envelope is bounded: each signature costs a check, and a
+    /// key id is printed and logged, so it is a short printable hint.
+    @Test func boundsTheSignaturesAndTheirKeyIDs() {
+        func envelope(_ signatures: [String]) -> String {
+            #"{"payload":"aGk=","payloadType":"t","signatures":["# + signatures.joined(separator: ",") + "]}"
+        }
+        let sixtyFour = (0..<64).map { #"{"keyid":"k\#($0)","sig":"aGk="}"# }
+        #expect(Self.reason(envelope(sixtyFour)) == nil)
+        #expect(Self.reason(envelope(sixtyFour + [#"{"keyid":"k64","sig":"aGk="}"#]))
+                == "signatures: has 65 signatures, more than the 64 an envelope may carry")
+        let printable = "keyid: must be at most 256 bytes of printable ASCII without spaces"
+        #expect(Self.reason(envelope([#"{"keyid":"a\nFORGED","sig":"aGk="}"#])) == "signatures[0].\(printable)")
+        #expect(Self.reason(envelope([#"{"keyid":"a b","sig":"aGk="}"#])) == "signatures[0].\(printable)")
+        #expect(Self.reason(envelope([#"{"keyid":"\#(String(repeating: "a", count: 257))","sig":"aGk="}"#])) == "signatures[0].\(printable)")
+        #expect(Self.reason(envelope([#"{"keyid":"\#(String(repeating: "a", count: 256))","sig":"aGk="}"#])) == nil)
+    }
 }

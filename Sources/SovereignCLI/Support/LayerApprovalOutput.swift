@@ -21,6 +21,7 @@ enum LayerApprovalOutput {
         let approval = carried.approval
         let previous = approval.previous.map { ", after \($0.prefixed)" } ?? ""
         return "approval by \(approval.approver) of \(approval.layer) \(approval.version) on \(approval.approvedOn)\(previous), "
-            + "signed by \(carried.keyids.map { $0.isEmpty ? "(no key id)" : $0 }.joined(separator: ", ")) (envelope \(carried.envelopeDigest.prefixed))"
+            + "signed by \(carried.keyids.isEmpty ? "nobody" : carried.keyids.map { $0.isEmpty ? "(no key id)" : $0 }.joined(separator: ", ")) "
+            + "(envelope \(carried.envelopeDigest.prefixed))"
     }
 }

@@ -15,15 +15,19 @@ public struct ImageEvidence: Sendable {
     /// signed file list): what a certification must be about. Nil when
     /// unknown; then no certification counts.
     public var constraintLayerDigest: SHA256Digest?
+    /// The constraint layer's name (its folder's), which an approval must
+    /// name too; nil when unknown (then only the digest is compared).
+    public var constraintLayerName: String?
     /// The DSSE envelopes found among the manifest's referrers.
     public var attestations: [Attestation]
 
     public init(manifestDigest: SHA256Digest, sequence: Int64, modelDigest: SHA256Digest,
-                constraintLayerDigest: SHA256Digest? = nil, attestations: [Attestation]) {
+                constraintLayerDigest: SHA256Digest? = nil, constraintLayerName: String? = nil, attestations: [Attestation]) {
         self.manifestDigest = manifestDigest
         self.sequence = sequence
         self.modelDigest = modelDigest
         self.constraintLayerDigest = constraintLayerDigest
+        self.constraintLayerName = constraintLayerName
         self.attestations = attestations
     }
 }
@@ -42,7 +46,7 @@ extension ImageEvidence {
         let approval: LayerApproval
         do { approval = try LayerApproval(statement: statement, source: "layer approval") } catch { return "\(error.reason)" }
         guard let layer = constraintLayerDigest else { return "approves a constraint layer, but the image's is unknown" }
-        return approval.problem(constraintLayer: layer).map { "\($0) (an approval of another version of the layer)" }
+        return approval.problem(constraintLayer: layer, name: constraintLayerName).map { "\($0) (an approval of another version of the layer)" }
     }
 
     /// One DSSE envelope carried by an image, with the in-toto statement

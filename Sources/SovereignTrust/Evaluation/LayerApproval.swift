@@ -49,7 +49,7 @@ public struct LayerApproval: Sendable, Equatable {
             throw TrustError(source: source, reason: "must approve 1 to \(Self.maximumFiles) files, not \(files.count)")
         }
         let sorted = ConstraintLayerDigest.sorted(files)
-        for (previousEntry, entry) in zip(sorted, sorted.dropFirst()) where previousEntry.path == entry.path {
+        for (previousEntry, entry) in zip(sorted, sorted.dropFirst()) where previousEntry.path.utf8.elementsEqual(entry.path.utf8) {
             throw TrustError(source: source, reason: "names the file '\(entry.path)' twice")
         }
         for entry in sorted where entry.path.isEmpty || entry.path.utf8.count > 1024 {
@@ -122,9 +122,15 @@ public struct LayerApproval: Sendable, Equatable {
         }
     }
 
-    /// Why this approval does not approve the layer `constraintLayer`; nil when it does.
-    public func problem(constraintLayer: SHA256Digest) -> String? {
-        guard layerDigest != constraintLayer else { return nil }
-        return "approves constraint layer '\(layer)' version \(version) (\(layerDigest.prefixed)), but the image carries \(constraintLayer.prefixed)"
+    /// Why this approval does not approve the layer `constraintLayer`
+    /// (named `name`, when known); nil when it does. Names compare as bytes.
+    public func problem(constraintLayer: SHA256Digest, name: String? = nil) -> String? {
+        if layerDigest != constraintLayer {
+            return "approves constraint layer '\(layer)' version \(version) (\(layerDigest.prefixed)), but the image carries \(constraintLayer.prefixed)"
+        }
+        if let name, !layer.utf8.elementsEqual(name.utf8) {
+            return "approves constraint layer '\(layer)' version \(version), but the image's layer is named '\(name)'"
+        }
+        return nil
     }
 }

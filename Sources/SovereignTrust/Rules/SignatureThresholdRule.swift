@@ -104,13 +104,13 @@ public struct SignatureThresholdRule: TrustRule {
     /// so two offices signing their own envelopes count as two, like two
     /// signatures on one. A key counts once however often it signs.
     private func union(of eligible: [Int], type: String, _ input: TrustRuleInput) -> Tally {
-        var counted: [String] = []
-        var notCounted: [String] = []
+        var counted: [String] = [], notCounted: [String] = []
+        var countedKeys: Set<String> = [], reasons: Set<String> = []
         for index in eligible {
             for report in input.signatures.reports[index] {
                 if let reason = report.reasonNotCounted(for: role) {
-                    if report.status != .duplicate, !notCounted.contains(reason) { notCounted.append(reason) }
-                } else if !counted.contains(report.keyid) {
+                    if report.status != .duplicate, reasons.insert(reason).inserted { notCounted.append(reason) }
+                } else if countedKeys.insert(report.keyid).inserted {
                     counted.append(report.keyid)
                 }
             }
@@ -125,7 +125,11 @@ public struct SignatureThresholdRule: TrustRule {
             }
             guard tally.counted.count < threshold else { continue }
             var detail = "counted: " + (tally.counted.isEmpty ? "none" : tally.counted.joined(separator: ", "))
-            if !tally.notCounted.isEmpty { detail += "; not counted: " + tally.notCounted.joined(separator: ", ") }
+            if !tally.notCounted.isEmpty {
+                // A reason stays one readable line however many signatures an envelope carries.
+                let shown = tally.notCounted.prefix(8).joined(separator: ", ")
+                detail += "; not counted: " + shown + (tally.notCounted.count > 8 ? " and \(tally.notCounted.count - 8) more" : "")
+            }
             return .failsToMeetPolicy(reason: "\(role.displayName) signatures: \(tally.predicateType) is signed by \(tally.counted.count) of the required \(threshold) distinct \(role.displayName) keys (\(detail))")
         }
         return .meetsPolicy

@@ -166,6 +166,48 @@ import Testing
         #expect(Self.decide(genuine, try Self.policy(authors: [Fixture.trusted(board, [.policyAuthor])], threshold: 1, release: release)).passed)
     }
 
+    /// Files are named by bytes: "K" and U+212A KELVIN SIGN are one
+    /// character to Swift's `==`, two names to a file system and the digest.
+    @Test func comparesPathsAsBytes() throws {
+        let digest = SHA256.hash(Array("x".utf8))
+        #expect(ConstraintLayerDigest.Entry(path: "serviceK.md", sha256: digest) != ConstraintLayerDigest.Entry(path: "service\u{212A}.md", sha256: digest))
+        #expect(ConstraintLayerDigest.of([.init(path: "serviceK.md", sha256: digest)]) != ConstraintLayerDigest.of([.init(path: "service\u{212A}.md", sha256: digest)]))
+        // Two subjects that differ only so are two files, not one named twice.
+        let approval = try Self.approval(Self.files + [.init(path: "serviceK.md", sha256: digest), .init(path: "service\u{212A}.md", sha256: digest)])
+        #expect(approval.files.count == 5)
+    }
+
+    /// The approval names the layer it approves; an image whose layer has the
+    /// same files under another name is not the layer approved.
+    @Test func refusesAnApprovalOfTheSameFilesUnderAnotherLayerName() throws {
+        let release = try Fixture.key(1), board = try Fixture.key(2)
+        var image = try Self.evidence(release: release, approvals: [try Self.attestation(try Self.approval(), signedBy: [board])])
+        image.constraintLayerName = "reference\u{212A}"
+        let decision = Self.decide(image, try Self.policy(authors: [Fixture.trusted(board, [.policyAuthor])], threshold: 1, release: release))
+        #expect(decision.reason("attestation-integrity")?.contains("approves constraint layer 'reference' version 1.0.0, but the image's layer is named 'reference\u{212A}'") == true,
+                "\(decision.checks)")
+        image.constraintLayerName = "reference"
+        #expect(Self.decide(image, try Self.policy(authors: [Fixture.trusted(board, [.policyAuthor])], threshold: 1, release: release)).passed)
+    }
+
+    /// However many signatures an approval carries, the reason stays one
+    /// readable line.
+    @Test func aReasonStaysShortWhateverTheSignatures() throws {
+        let release = try Fixture.key(1), board = try Fixture.key(2), pharmacist = try Fixture.key(3)
+        let strangers = try (10..<70).map { try Fixture.key(UInt8($0)) }
+        var envelope = try Fixture.envelope(try Self.approval().statement(), signedBy: [board])
+        for stranger in strangers.prefix(40) {
+            envelope.signatures.append(.init(keyid: SHA256.hash(stranger.publicKey.rawRepresentation).hex, sig: [UInt8](repeating: 1, count: 64)))
+        }
+        let policy = try TrustPolicy(keys: [Fixture.trusted(release), Fixture.trusted(board, [.policyAuthor]), Fixture.trusted(pharmacist, [.policyAuthor])]
+                                        + strangers.suffix(20).map { Fixture.trusted($0, [.certifier]) },
+                                     thresholds: [.release: 1, .policyAuthor: 2])
+        let decision = Self.decide(try Self.evidence(release: release, approvals: [try Fixture.attestation(envelope)]), policy)
+        let reason = try #require(decision.reason("policyAuthor-threshold"))
+        #expect(reason.hasSuffix(" and 32 more)"), "\(reason)")
+        #expect(reason.utf8.count < 1200, "\(reason.utf8.count) bytes")
+    }
+
     @Test func readsAndWritesThePolicyAuthorRole() throws {
         let release = try Fixture.key(1), board = try Fixture.key(2)
         let policy = try Self.policy(authors: [Fixture.trusted(board, [.policyAuthor])], threshold: 1, release: release)
