@@ -5,17 +5,20 @@ import SovereignFormats
 import SovereignTrust
 
 /// Attaches signed statements made after the build (a certification VSA,
-/// its audit report, a layer approval) to an image directory as OCI 1.1 referrers: an
-/// artifact manifest per envelope, its `subject` the image manifest, listed
-/// in index.json. The image's manifest, config and layers are untouched, so
-/// its digest, and every signature over it, stay what they were.
+/// its audit report, a layer approval) to an image directory as OCI 1.1
+/// referrers: an artifact manifest per envelope, its `subject` the image
+/// manifest, listed in index.json. The image's manifest, config and layers
+/// are untouched, so its digest, and every signature over it, stay what
+/// they were.
 ///
 /// Each envelope must carry an in-toto statement about this very image's
 /// manifest (one about another image is refused: it would be mix-and-match
-/// evidence), or a policy author's approval of exactly the constraint
-/// layer it carries (`LayerApproval`), given after the build. An envelope already attached is skipped. Blobs are written
-/// first, then index.json by atomic rename, so a crash leaves the old image
-/// or the new one; the result is read back through the image verifier.
+/// evidence), or a policy author's approval of exactly the constraint layer
+/// it carries (`LayerApproval`), given after the build. An envelope already
+/// attached is skipped. Limits are checked before a byte is written; blobs
+/// are written first, then index.json by atomic rename, so a crash leaves
+/// the old image or the new one; the result is read back through the image
+/// verifier, and put back as it was if it does not read.
 public enum ImageAttacher {
     public struct Result: Sendable {
         /// Predicate types attached, in order given.

@@ -75,6 +75,13 @@ import SovereignCrypto
             _ = try ImageBuilder(spec: spec, options: options).build(output: workspace.path + "/" + out)
         }
 
+        /// `approval` with its signatures taken off, into `out`.
+        func unsigned(_ approval: String, into out: String) throws {
+            var envelope = try jsonObject(String(decoding: workspace.read(approval), as: UTF8.self))
+            envelope["signatures"] = []
+            try JSONSerialization.data(withJSONObject: envelope).write(to: URL(fileURLWithPath: workspace.directory.file(out)))
+        }
+
         func remove() { appliance.remove() }
     }
 
@@ -231,9 +238,7 @@ import SovereignCrypto
         defer { authors.remove() }
         let workspace = authors.workspace
         try authors.approve("approval.dsse.json")
-        var envelope = try jsonObject(String(decoding: workspace.read("approval.dsse.json"), as: UTF8.self))
-        envelope["signatures"] = []
-        try JSONSerialization.data(withJSONObject: envelope).write(to: URL(fileURLWithPath: workspace.directory.file("unsigned.json")))
+        try authors.unsigned("approval.dsse.json", into: "unsigned.json")
         #expect(try authors.build("unapproved", approvals: []).status == 0)
         let before = FileSystemPath.tree(workspace.directory.file("unapproved")).files
         let attach = try workspace.run(["attach", "--image", "unapproved", "unsigned.json"])
@@ -271,9 +276,7 @@ import SovereignCrypto
         defer { authors.remove() }
         let workspace = authors.workspace
         try authors.approve("approval.dsse.json")
-        var envelope = try jsonObject(String(decoding: workspace.read("approval.dsse.json"), as: UTF8.self))
-        envelope["signatures"] = []
-        try JSONSerialization.data(withJSONObject: envelope).write(to: URL(fileURLWithPath: workspace.directory.file("unsigned.json")))
+        try authors.unsigned("approval.dsse.json", into: "unsigned.json")
         workspace.write("truncated.json", bytes: Array(workspace.read("approval.dsse.json").prefix(100)))
         let cases: [(String, String)] = [
             ("missing.json", "sovereign: missing.json: "),

@@ -53,6 +53,7 @@ enum ChatCommand {
         let steering = !arguments.flag("--no-steering")
 
         let (appliance, _) = try InstalledAppliance.openTrusted(root, now: Int64(time(nil)))
+        let identity = try appliance.identity
         let layer = try ConstraintLayer(directory: appliance.constraintLayerDirectory, runtimeFile: appliance.runtimePath)
         let session = try InferenceSession(contentsOf: appliance.modelPath,
                                            configuration: .init(contextLength: 2048, threadCount: threads, kernels: kernels))
@@ -61,7 +62,7 @@ enum ChatCommand {
         let log = try AuditLog.open(applianceRoot: root.path)
         let transcript = try runtime.respond(to: question, steering: steering)
         let record = ExchangeRecord(transcript, type: "chat", requestID: Hex.encode(SecureRandom.bytes(16)),
-                                    identity: try appliance.identity, threads: session.context.threadCount)
+                                    identity: identity, threads: session.context.threadCount)
         let index = try log.append(metadata: record.metadata, content: record.content)
         try log.close()
 
